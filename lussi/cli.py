@@ -1,0 +1,254 @@
+"""Command line: ``lussi train | evaluate | info | render | download``.
+
+Errors the user can fix (bad data, bad options, a failing report cell) print
+one line ``lussi: error: ...`` and exit with status 2; ``--debug`` shows the
+traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A problem with the command line's arguments."""
+
+
+def _add_common(parser: argparse.ArgumentParser, *, models: bool = True) -> None:
+    parser.add_argument("--profile", default="full", help="run size: full (default) or quick (subsets, few epochs)")
+    parser.add_argument(
+        "--dataset", default="mnist", help="mnist (default), digits, or a directory holding the four idx files"
+    )
+    parser.add_argument("--cache-dir", default=None, help="artefact cache (default $LUSSI_CACHE_DIR or ~/.cache/lussi)")
+    if models:
+        parser.add_argument(
+            "--models", default=None, help="comma-separated subset: knn_seed,knn,knn_tuned,mlp,cnn (default all)"
+        )
+        parser.add_argument("--rebuild", action="store_true", help="retrain even when a cached model exists")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lussi", description="KNN vs Keras neural networks on handwritten digits.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train (or load from the cache) the study's models")
+    _add_common(train)
+
+    evaluate = sub.add_parser("evaluate", help="test accuracy with 95%% intervals per model")
+    _add_common(evaluate)
+    evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+    info = sub.add_parser("info", help="data, cache and versions")
+    _add_common(info, models=False)
+    info.add_argument("--json", action="store_true", help="print as JSON")
+
+    render = sub.add_parser("render", help="render report.qmd to HTML and slides")
+    render.add_argument("qmd", nargs="?", default="report.qmd", help="the report (default ./report.qmd)")
+    render.add_argument("--engine", choices=("auto", "builtin", "quarto"), default="auto",
+                        help="quarto if on PATH, else the built-in engine (default auto)")
+    render.add_argument("--to", default="html,revealjs", help="formats (default html,revealjs)")
+    render.add_argument("--profile", default=None, help="report parameter: full or quick")
+    render.add_argument("--dataset", default=None, help="report parameter: mnist, digits or an idx directory")
+    render.add_argument("-P", "--param", action="append", default=[], metavar="KEY:VALUE",
+                        help="extra report parameter, as with quarto render -P")
+
+    download = sub.add_parser("download", help="download MNIST from the canonical mirrors (checksum-verified)")
+    download.add_argument("--data-dir", default=None, help="destination (default: where lussi looks for MNIST)")
+    return parser
+
+
+def _models_arg(value: str | None) -> tuple[str, ...] | None:
+    if not value:
+        return None
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _run_study(args, *, timing: bool):
+    from .study import run_study
+
+    return run_study(
+        args.profile,
+        dataset=args.dataset,
+        models=_models_arg(getattr(args, "models", None)),
+        cache=args.cache_dir,
+        rebuild=getattr(args, "rebuild", False),
+        timing=timing,
+        progress=not args.quiet,
+    )
+
+
+def _cmd_train(args) -> int:
+    study = _run_study(args, timing=False)
+    for name, trained in study.models.items():
+        state = "cached" if trained.entry.hit else "trained"
+        print(f"{study.label(name)}: {state}, training {trained.training_seconds:.1f} s, {trained.entry.path}")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    study = _run_study(args, timing=False)
+    rows = []
+    for name, trained in study.models.items():
+        interval = study.accuracy(name)
+        rows.append(
+            {
+                "model": name,
+                "label": study.label(name),
+                "accuracy": interval.accuracy,
+                "ci95_low": interval.low,
+                "ci95_high": interval.high,
+                "n_test": interval.n,
+                "validation_accuracy": trained.record.get("validation_accuracy"),
+                "training_seconds": round(trained.training_seconds, 3),
+                "config": trained.config,
+            }
+        )
+    if args.json:
+        print(json.dumps({"dataset": study.dataset.name, "profile": study.profile.name, "models": rows}, indent=2))
+        return 0
+    import pandas as pd
+
+    table = pd.DataFrame(
+        {
+            "model": [r["label"] for r in rows],
+            "test accuracy": [f"{r['accuracy']:.2%}" for r in rows],
+            "95% interval": [f"{r['ci95_low']:.2%} – {r['ci95_high']:.2%}" for r in rows],
+            "validation": ["" if r["validation_accuracy"] is None else f"{r['validation_accuracy']:.2%}" for r in rows],
+            "training": [f"{r['training_seconds']:.1f} s" for r in rows],
+        }
+    )
+    print(f"{study.dataset.name}: {len(study.y_test)} test images, profile {study.profile.name}")
+    print(table.to_string(index=False))
+    return 0
+
+
+def _cmd_info(args) -> int:
+    from . import __version__
+    from .cache import Cache
+    from .config import get_profile
+    from .data import load_dataset
+    from .timing import hardware_info
+
+    profile = get_profile(args.profile)
+    dataset = load_dataset(args.dataset).subset(n_train=profile.n_train, n_test=profile.n_test, random_state=profile.seed)
+    cache = Cache(args.cache_dir)
+    facts = {
+        "lussi": __version__,
+        "dataset": {k: v for k, v in dataset.describe().items() if not k.endswith("class_counts")},
+        "cache": {"directory": str(cache.root), "entries": cache.entries()},
+        "hardware": hardware_info(),
+        "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+    }
+    if args.json:
+        print(json.dumps(facts, indent=2, default=str))
+        return 0
+    data = facts["dataset"]
+    print(f"lussi {facts['lussi']}")
+    print(f"dataset   {data['name']} ({data['source']}): {data['n_train']} train / {data['n_test']} test, "
+          f"images {data['image_shape'][0]}x{data['image_shape'][1]}, {data['n_classes']} classes, "
+          f"fingerprint {data['fingerprint']}")
+    entries = facts["cache"]["entries"]
+    total = sum(e["size_bytes"] for e in entries)
+    print(f"cache     {cache.root}: {len(entries)} entries, {total / 1e6:.1f} MB")
+    for entry in entries:
+        flag = "ok" if entry["ok"] else f"DAMAGED ({entry['problem']})"
+        print(f"          {entry['name']}  {entry['size_bytes'] / 1e6:.1f} MB  {flag}")
+    print(f"backend   keras {facts['keras_backend']}")
+    for key, value in facts["hardware"].items():
+        print(f"{key:<9} {value}")
+    return 0
+
+
+def _cmd_render(args) -> int:
+    from .report.render import render_report
+
+    qmd = Path(args.qmd)
+    if not qmd.is_file():
+        raise UsageError(f"{qmd} not found: run lussi render from the project directory or pass the .qmd path")
+    params = {}
+    for item in args.param:
+        key, sep, value = item.partition(":")
+        if not sep or not key:
+            raise UsageError(f"-P expects KEY:VALUE, got {item!r}")
+        params[key.strip()] = value.strip()
+    if args.profile:
+        from .config import get_profile
+
+        get_profile(args.profile)  # fail before starting a kernel
+        params["profile"] = args.profile
+    if args.dataset:
+        params["dataset"] = args.dataset
+    formats = tuple(f.strip() for f in args.to.split(",") if f.strip())
+    result = render_report(qmd, engine=args.engine, formats=formats, params=params, progress=not args.quiet)
+    for fmt, path in result.outputs.items():
+        print(f"{fmt}: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    print(f"rendered with {result.engine} in {result.seconds:.1f} s")
+    return 0
+
+
+def _cmd_download(args) -> int:
+    from .data import default_mnist_dir, download_mnist
+
+    directory = Path(args.data_dir) if args.data_dir else default_mnist_dir()
+    for path in download_mnist(directory, progress=not args.quiet):
+        print(path)
+    return 0
+
+
+COMMANDS = {
+    "train": _cmd_train,
+    "evaluate": _cmd_evaluate,
+    "info": _cmd_info,
+    "render": _cmd_render,
+    "download": _cmd_download,
+}
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    from .cache import CacheError
+    from .data import DataError
+
+    errors: list[type[BaseException]] = [UsageError, DataError, CacheError, ValueError, FileNotFoundError]
+    try:
+        from .report.render import RenderError
+
+        errors.append(RenderError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``lussi`` command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    if args.quiet:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("lussi: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - narrowed just below
+        if args.debug or not isinstance(error, _expected_errors()):
+            raise
+        message = str(error).strip().splitlines()
+        first = message[0] if message else type(error).__name__
+        print(f"lussi: error: {first}", file=sys.stderr)
+        for line in message[1:]:
+            print(f"  {line}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

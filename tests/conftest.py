@@ -1,0 +1,69 @@
+"""Shared fixtures: small synthetic idx datasets and a private cache directory."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+from lussi.data import write_idx  # noqa: E402
+
+IDX_STEMS = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+
+def make_idx_dataset(
+    directory: Path,
+    *,
+    n_train: int = 60,
+    n_test: int = 20,
+    shape: tuple[int, int] = (28, 28),
+    n_classes: int = 10,
+    gz: bool = True,
+    checksums: bool = True,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Write a tiny learnable idx dataset (class c lights up a band of rows) and return its arrays."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        labels = np.arange(n) % n_classes
+        images = rng.integers(0, 40, size=(n, *shape), dtype=np.uint8)
+        band = max(1, shape[0] // n_classes)
+        for i, label in enumerate(labels):
+            images[i, label * band : (label + 1) * band, :] = 255
+        arrays[f"{split}_images"] = images
+        arrays[f"{split}_labels"] = labels.astype(np.uint8)
+    directory.mkdir(parents=True, exist_ok=True)
+    suffix = ".gz" if gz else ""
+    lines = []
+    for key, stem in IDX_STEMS.items():
+        path = write_idx(directory / (stem + suffix), arrays[key])
+        lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}")
+    if checksums:
+        (directory / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+    return arrays
+
+
+@pytest.fixture
+def idx_dir(tmp_path) -> Path:
+    directory = tmp_path / "tiny"
+    make_idx_dataset(directory)
+    return directory
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch) -> Path:
+    directory = tmp_path / "cache"
+    monkeypatch.setenv("LUSSI_CACHE_DIR", str(directory))
+    return directory
