@@ -1,0 +1,285 @@
+"""What each report cell shows: a study's results laid out as figures, tables and HTML.
+
+Each function takes a :class:`~lussi.study.StudyResults` and returns a
+matplotlib Figure, an HTML string or Markdown, by calling :mod:`lussi.analysis`
+and :mod:`lussi.visualize`; ``report.qmd`` cells are one call each.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+
+from .. import visualize
+from .facts import summary_facts
+from .text import count, megabytes, ms, pct, pvalue, render_text, seconds
+
+__all__ = [
+    "accuracy_figure",
+    "accuracy_table",
+    "architecture_table",
+    "class_balance",
+    "colors",
+    "confused_pairs",
+    "confusion_figure",
+    "digit_matrix",
+    "disagreement_gallery",
+    "k_sweep_figure",
+    "k_sweep_table",
+    "latency_figure",
+    "latency_table",
+    "mcnemar_table",
+    "misclassified_gallery",
+    "per_class_figure",
+    "per_class_table",
+    "reproducibility_table",
+    "sample_grid",
+    "size_table",
+    "text",
+    "training_curves",
+]
+
+
+def colors(study) -> dict[str, str]:
+    """One colour per model label, stable across every figure of the report."""
+    return visualize.model_colors([study.label(n) for n in study.models])
+
+
+def text(study, name: str, **context) -> str:
+    """Markdown of template ``name`` fed by :func:`summary_facts`."""
+    facts = study.__dict__.setdefault("_facts", None) or summary_facts(study)
+    study.__dict__["_facts"] = facts
+    return render_text(name, facts, **context)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def digit_matrix(study, index: int = 0) -> str:
+    """The pixel matrix (values printed) of training image ``index``."""
+    ds = study.dataset
+    label = ds.class_names[int(ds.train_labels[index])]
+    return visualize.digit_matrix_html(
+        ds.train_images[index], label=label, caption=f"training image #{index} of {ds.name}"
+    )
+
+
+def sample_grid(study, per_class: int = 12) -> str:
+    """A grid of training digits, one row per class."""
+    ds = study.dataset
+    return visualize.digit_grid_html(
+        ds.train_images, ds.train_labels, per_class=per_class, class_names=ds.class_names,
+        random_state=study.profile.seed,
+    )
+
+
+def class_balance(study):
+    """Share of each class in the training and test splits."""
+    ds = study.dataset
+    return visualize.plot_class_balance({"train": ds.train_labels, "test": ds.test_labels}, ds.class_names)
+
+
+# --------------------------------------------------------------------------- method
+
+
+def _sweeps(study) -> pd.DataFrame:
+    frames = []
+    for name, trained in study.models.items():
+        sweep = trained.record.get("sweep")
+        if sweep:
+            frame = pd.DataFrame(sweep)
+            frame["model"] = study.label(name)
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["k", "accuracy", "weights", "model"])
+
+
+def k_sweep_figure(study, name: str | None = None):
+    """Validation accuracy against k (both vote weightings) for one KNN model (default: raw-pixel KNN)."""
+    name = name or ("knn" if "knn" in study.models else study.best("knn"))
+    sweep = pd.DataFrame(study.models[name].record["sweep"])
+    fig = visualize.plot_k_sweep(sweep)
+    fig.axes[0].set_title(f"{study.label(name)}: validation accuracy by k")
+    return fig
+
+
+def k_sweep_table(study) -> str:
+    """Best validation setting of each swept KNN model."""
+    rows = []
+    for name, trained in study.models.items():
+        if trained.record.get("sweep"):
+            config = trained.config
+            rows.append(
+                {
+                    "model": study.label(name),
+                    "chosen k": config["n_neighbors"],
+                    "votes": config["weights"],
+                    "validation accuracy": trained.record["validation_accuracy"],
+                    "settings tried": len(trained.record["sweep"]),
+                    "tuning time (s)": trained.record.get("sweep_seconds", 0.0),
+                }
+            )
+    return visualize.styled_table(pd.DataFrame(rows), percent_columns=["validation accuracy"], precision=4)
+
+
+def architecture_table(study, name: str) -> str:
+    """Layers of a network: output shape and parameter count."""
+    model = study.models[name].model
+    rows = [{"layer": layer, "output shape": str(shape), "parameters": params} for layer, shape, params in model.summary_table()]
+    rows.append({"layer": "total", "output shape": "", "parameters": int(model.n_params)})
+    return visualize.styled_table(pd.DataFrame(rows))
+
+
+def training_curves(study):
+    """Loss and accuracy per epoch of every network (training solid, validation dashed)."""
+    histories = {
+        study.label(n): t.record["history"] for n, t in study.models.items() if t.family == "network"
+    }
+    return visualize.plot_training_history(histories, colors=colors(study))
+
+
+# --------------------------------------------------------------------------- results
+
+
+def accuracy_table(study) -> str:
+    """Every model's test accuracy with its 95% interval, validation accuracy and errors."""
+    table = study.accuracy_table()
+    table.insert(1, "stage", [study.specs[n].stage for n in study.models])
+    table["validation"] = [study.models[n].record.get("validation_accuracy") for n in study.models]
+    table = table.rename(columns={"low": "95% low", "high": "95% high"}).drop(columns=["n"])
+    return visualize.styled_table(
+        table, percent_columns=["accuracy", "95% low", "95% high", "validation"], precision=4,
+        highlight_max=["accuracy"],
+    )
+
+
+def accuracy_figure(study):
+    """Test accuracy of each model with its 95% interval."""
+    return visualize.plot_accuracy_intervals(study.accuracy_table(), colors=colors(study))
+
+
+def mcnemar_table(study) -> str:
+    """McNemar's test for every pair of models."""
+    rows = []
+    for a, b in itertools.combinations(study.models, 2):
+        result = study.mcnemar(a, b)
+        rows.append(
+            {
+                "model A": study.label(a),
+                "model B": study.label(b),
+                "only A right": result.only_a_correct,
+                "only B right": result.only_b_correct,
+                "p-value": pvalue(result.p_value),
+                "test": result.method,
+            }
+        )
+    return visualize.styled_table(pd.DataFrame(rows))
+
+
+def per_class_table(study) -> str:
+    """Per-digit precision, recall and F1 of the headline models side by side."""
+    report = study.per_class()
+    wide = report.pivot(index="digit", columns="model", values=["precision", "recall", "f1"])
+    wide.columns = [f"{metric} · {model}" for metric, model in wide.columns]
+    wide = wide.reset_index()
+    order = {name: i for i, name in enumerate(study.dataset.class_names)}
+    wide = wide.sort_values("digit", key=lambda s: s.map(order))
+    return visualize.styled_table(wide, precision=4, highlight_max=[])
+
+
+def per_class_figure(study, metric: str = "f1"):
+    """Grouped bars of ``metric`` per digit for the headline models."""
+    return visualize.plot_per_class(study.per_class(), metric=metric, colors=colors(study))
+
+
+def confusion_figure(study, name: str, kind: str = "counts"):
+    """Confusion matrix of model ``name``: ``"counts"``, ``"normalized"`` (by true class) or ``"errors"``."""
+    confusion = study.confusion(name)
+    options = {"counts": {}, "normalized": {"normalize": "true"}, "errors": {"errors_only": True}}[kind]
+    return visualize.plot_confusion(confusion, title=f"{study.label(name)} ({kind})", **options)
+
+
+def confused_pairs(study, top: int = 8) -> str:
+    """The most frequent (true, predicted) mistakes of the headline models."""
+    frames = []
+    for name in study.headline:
+        pairs = study.confusion(name).most_confused(top=top)
+        pairs.insert(0, "model", study.label(name))
+        frames.append(pairs)
+    table = pd.concat(frames, ignore_index=True)
+    return visualize.styled_table(table, percent_columns=["share_of_true_class"], precision=4)
+
+
+def misclassified_gallery(study, name: str, max_items: int = 40) -> str:
+    """Test digits model ``name`` gets wrong, captioned true → predicted."""
+    from ..analysis import misclassified
+
+    ds = study.dataset
+    predicted = study.predicted(name)
+    idx = misclassified(ds.test_labels, predicted)[:max_items]
+    captions = [f"{ds.class_names[ds.test_labels[i]]}→{ds.class_names[predicted[i]]}" for i in idx]
+    return visualize.gallery_html(ds.test_images[idx], captions, max_items=max_items)
+
+
+def disagreement_gallery(study, max_items: int = 40) -> str:
+    """Test digits on which the headline models disagree, captioned true | KNN | network."""
+    knn, net = study.headline
+    ds = study.dataset
+    a, b = study.predicted(knn), study.predicted(net)
+    idx = np.flatnonzero(a != b)[:max_items]
+    names = ds.class_names
+    captions = [f"{names[ds.test_labels[i]]} | K{names[a[i]]} | N{names[b[i]]}" for i in idx]
+    return visualize.gallery_html(ds.test_images[idx], captions, max_items=max_items)
+
+
+# --------------------------------------------------------------------------- speed
+
+
+def latency_table(study) -> str:
+    """Median and 90th-percentile latency per model and batch size, with throughput."""
+    table = study.latency.copy()
+    table["median"] = [ms(1000 * v) for v in table["median_s"]]
+    table["p90"] = [ms(1000 * v) for v in table["p90_s"]]
+    table["per image"] = [ms(v) for v in table["per_image_ms"]]
+    table["images/s"] = [f"{v:,.0f}" for v in table["throughput_per_s"]]
+    columns = ["model", "batch_size", "median", "p90", "per image", "images/s", "repeats", "call_path"]
+    table = table[[c for c in columns if c in table.columns]].rename(columns={"batch_size": "batch", "call_path": "call path"})
+    return visualize.styled_table(table)
+
+
+def latency_figure(study):
+    """Per-image time and throughput against batch size, log-log."""
+    return visualize.plot_latency(study.latency, colors=colors(study))
+
+
+def size_table(study) -> str:
+    """Memory, disk size, training and test-prediction time of each model."""
+    table = study.model_sizes()
+    table["memory"] = [megabytes(v) for v in table.pop("memory_bytes")]
+    table["on disk"] = [megabytes(v) for v in table.pop("disk_bytes")]
+    table["training"] = [seconds(v) for v in table.pop("training_seconds")]
+    table["tuning"] = [seconds(v) if v else "—" for v in table.pop("tuning_seconds")]
+    table["predict test set"] = [seconds(v) for v in table.pop("test_predict_seconds")]
+    return visualize.styled_table(table)
+
+
+# --------------------------------------------------------------------------- reproducibility
+
+
+def reproducibility_table(study) -> str:
+    """Versions, seeds, hardware and cache keys."""
+    hw = study.hardware
+    rows = [
+        ("profile", study.profile.name),
+        ("dataset", f"{study.dataset.name} (fingerprint {study.dataset.fingerprint})"),
+        ("validation split", f"{pct(study.profile.validation_fraction, 0)} of training, seed {study.profile.seed}"),
+        ("CPU", f"{hw.get('cpu_model')} — {hw.get('available_cores')} core(s) available"),
+        ("memory", megabytes(hw.get("memory_total_bytes") or 0)),
+        ("platform", hw.get("platform")),
+        ("python", hw.get("python")),
+    ]
+    rows += [(package, version) for package, version in (hw.get("versions") or {}).items() if version]
+    rows += [(f"cache key · {study.label(n)}", t.entry.key) for n, t in study.models.items()]
+    rows.append(("test images", count(len(study.y_test))))
+    return visualize.styled_table(pd.DataFrame(rows, columns=["item", "value"]))
