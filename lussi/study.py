@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import platform
 import time
 from pathlib import Path
 from typing import Callable
@@ -229,7 +228,7 @@ def _latency(study_models: dict, specs: dict, dataset: Dataset, profile: Profile
         "models": {name: trained.entry.key for name, trained in study_models.items()},
         "batch_sizes": list(profile.latency_batch_sizes),
         "budget": profile.latency_budget_s,
-        "cpu": hardware.get("cpu"),
+        "cpu": hardware.get("cpu_model"),
         "cores": hardware.get("logical_cores"),
         "data": dataset.fingerprint,
     }
