@@ -413,7 +413,13 @@ def _setup_source(config: dict) -> str:
         "    import matplotlib as _lussi_mpl\n"
         f"    _lussi_mpl.rcParams['figure.figsize'] = ({width}, {height})\n"
         f"    _lussi_mpl.rcParams['figure.dpi'] = {dpi}\n"
+        f"    _lussi_mpl.rcParams['savefig.dpi'] = {dpi}\n"
         "    del _lussi_mpl\n"
+        # As Quarto's own setup does: register the inline PNG formatter, so a returned
+        # matplotlib Figure displays as an image even when pyplot was never imported.
+        "    from matplotlib_inline.backend_inline import set_matplotlib_formats as _lussi_formats\n"
+        "    _lussi_formats('png')\n"
+        "    del _lussi_formats\n"
         "except ImportError:\n"
         "    pass\n"
     )
@@ -500,7 +506,17 @@ def _execute(nb, steps, qmd, kernel, progress, timeout):
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from tqdm import tqdm
 
-    client = NotebookClient(
+    class _EchoingClient(NotebookClient):
+        """Forwards the kernel's stderr stream live, so training progress shows during a render."""
+
+        def output(self, outs, msg, display_id, cell_index):
+            content = msg.get("content", {})
+            if progress and msg.get("msg_type") == "stream" and content.get("name") == "stderr":
+                sys.stderr.write(content.get("text", ""))
+                sys.stderr.flush()
+            return super().output(outs, msg, display_id, cell_index)
+
+    client = _EchoingClient(
         nb,
         timeout=timeout,
         kernel_name=kernel,

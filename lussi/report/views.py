@@ -66,7 +66,7 @@ def digit_matrix(study, index: int = 0) -> str:
     )
 
 
-def sample_grid(study, per_class: int = 12) -> str:
+def sample_grid(study, per_class: int = 10) -> str:
     """A grid of training digits, one row per class."""
     ds = study.dataset
     return visualize.digit_grid_html(
