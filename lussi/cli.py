@@ -1,4 +1,4 @@
-"""Command line: ``lussi train | evaluate | info | render | download``.
+"""Command line: ``lussi train | evaluate | info | render | predict | download``.
 
 Errors the user can fix (bad data, bad options, a failing report cell) print
 one line ``lussi: error: ...`` and exit with status 2; ``--debug`` shows the
@@ -61,6 +61,14 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--dataset", default=None, help="report parameter: mnist, digits or an idx directory")
     render.add_argument("-P", "--param", action="append", default=[], metavar="KEY:VALUE",
                         help="extra report parameter, as with quarto render -P")
+
+    predict = sub.add_parser("predict", help="read handwritten digits from your own images (PNG/JPEG photos or scans)")
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="one digit per picture")
+    _add_common(predict)
+    predict.add_argument("--explain", metavar="DIR",
+                         help="write one HTML page per image: the digit as the models see it, their top-3 "
+                              "probabilities and the KNN's nearest training digits")
+    predict.add_argument("--json", action="store_true", help="print the predictions as JSON")
 
     download = sub.add_parser("download", help="download MNIST from the canonical mirrors (checksum-verified)")
     download.add_argument("--data-dir", default=None, help="destination (default: where lussi looks for MNIST)")
@@ -196,6 +204,36 @@ def _cmd_render(args) -> int:
     return 0
 
 
+def _cmd_predict(args) -> int:
+    from .handwriting import format_predictions, load_digit_images, predict_images, write_explanations
+
+    images, names = load_digit_images(args.images)  # bad files fail before any model loads
+    study = _run_study(args, timing=False)
+    height, width = study.dataset.image_shape
+    if height != width:
+        raise UsageError(f"predict needs square images, the dataset's are {height}x{width}")
+    if height != images.shape[1]:
+        images, _ = load_digit_images(args.images, size=height)
+    rows = predict_images(images, {name: trained.model for name, trained in study.models.items()})
+    if args.json:
+        print(json.dumps([{"file": n, "predictions": r} for n, r in zip(names, rows)], indent=2, default=int))
+    else:
+        print(format_predictions(rows, study.dataset.class_names, names=names, labels=study.labels))
+    if args.explain:
+        if not any(t.family == "knn" for t in study.models.values()):
+            raise UsageError("--explain shows a KNN's neighbours: include a KNN model in --models")
+        knn = study.best("knn")
+        pages = write_explanations(
+            args.explain, images, names, study.models[knn].model,
+            train_images=study.dataset.train_images, train_labels=study.dataset.train_labels,
+            class_names=study.dataset.class_names, rows=rows, model_labels=study.labels,
+            sources=args.images, knn_label=study.label(knn),
+        )
+        for page in pages:
+            print(f"explanation: {page}")
+    return 0
+
+
 def _cmd_download(args) -> int:
     from .data import default_mnist_dir, download_mnist
 
@@ -210,6 +248,7 @@ COMMANDS = {
     "evaluate": _cmd_evaluate,
     "info": _cmd_info,
     "render": _cmd_render,
+    "predict": _cmd_predict,
     "download": _cmd_download,
 }
 

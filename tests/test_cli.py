@@ -95,3 +95,31 @@ def test_cache_dir_problems_are_reported(capsys, tmp_path):
     shared.chmod(0o777)
     status, _, err = run(capsys, "info", "--dataset", "digits", "--cache-dir", str(shared))
     assert status == 2 and "writable by other users" in err
+
+
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures" / "handwriting"
+
+
+def test_predict_own_images(capsys, cache_dir, tmp_path):
+    images = sorted(str(p) for p in FIXTURES.iterdir())
+    status, out, err = run(
+        capsys, "-q", "predict", *images, "--dataset", "digits", "--profile", "quick", "--models", "knn",
+        "--json", "--explain", str(tmp_path / "pages"),
+    )
+    assert status == 0, err
+    rows = json.loads(out[: out.rindex("]") + 1])
+    assert [row["file"] for row in rows] == [p.rsplit("/", 1)[1] for p in images]
+    for row in rows:
+        top = row["predictions"]["knn"]["top"]
+        shares = [p for _, p in top]
+        assert 1 <= len(top) <= 3 and sum(shares) <= 1 + 1e-6 and shares == sorted(shares, reverse=True)
+        assert row["predictions"]["knn"]["predicted"] == top[0][0]
+    pages = sorted((tmp_path / "pages").glob("*.html"))
+    assert len(pages) == len(images) and "data:image/png;base64" in pages[0].read_text()
+
+
+def test_predict_rejects_bad_files(capsys, cache_dir, tmp_path):
+    bogus = tmp_path / "digit.png"
+    bogus.write_text("not an image")
+    status, _, err = run(capsys, "predict", str(bogus), "--dataset", "digits")
+    assert status == 2 and str(bogus) in err and "Traceback" not in err
