@@ -1,0 +1,206 @@
+"""KNNModel: agreement with scikit-learn, persistence, configuration and the validation sweep."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import lussi.models.knn as knn_module
+from lussi.data import load_dataset
+from lussi.models.knn import (
+    KNNConfig,
+    KNNModel,
+    baseline_knn_config,
+    seed_knn_config,
+    select_knn,
+    sweep_knn,
+    tuned_knn_config,
+)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def _flat(images):
+    return images.reshape(len(images), -1)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        baseline_knn_config(3),
+        KNNConfig(n_neighbors=5, weights="distance"),
+        KNNConfig(n_neighbors=4),  # even k: vote ties are broken towards the smallest label
+        seed_knn_config(),
+        KNNConfig(n_neighbors=6, weights="distance", metric="manhattan"),
+    ],
+    ids=["raw-k3", "distance-k5", "uniform-k4", "seed-standard-k3", "manhattan-k6"],
+)
+def test_predictions_match_sklearn(digits, config):
+    model = KNNModel(config).fit(digits.train_images, digits.train_labels)
+    reference = KNeighborsClassifier(n_neighbors=config.n_neighbors, weights=config.weights, metric=config.metric,
+                                     algorithm="brute")
+    if config.scale == "standard":
+        reference = make_pipeline(StandardScaler(), reference)
+    reference.fit(_flat(digits.train_images), digits.train_labels)
+    np.testing.assert_array_equal(model.predict(digits.test_images), reference.predict(_flat(digits.test_images)))
+    proba = model.predict_proba(digits.test_images)
+    assert proba.dtype == np.float32 and proba.shape == (len(digits.test_images), 10)
+    np.testing.assert_allclose(proba, reference.predict_proba(_flat(digits.test_images)), atol=1e-6)
+
+
+def test_vote_ties_go_to_the_smallest_label():
+    # Two training images at the same distance from the query, labels 7 and 2.
+    train = np.zeros((2, 4, 4), np.uint8)
+    train[0, 0, 0] = 10
+    train[1, 3, 3] = 10
+    labels = np.array([7, 2])
+    query = np.zeros((1, 4, 4), np.uint8)
+    for weights in ("uniform", "distance"):
+        model = KNNModel(KNNConfig(n_neighbors=2, weights=weights)).fit(train, labels)
+        reference = KNeighborsClassifier(n_neighbors=2, weights=weights).fit(_flat(train), labels)
+        assert model.predict(query)[0] == 2 == reference.predict(_flat(query))[0]
+        np.testing.assert_allclose(model.predict_proba(query), [[0.5, 0.5]])
+
+
+def test_distance_weights_give_exact_matches_all_the_vote(digits):
+    model = KNNModel(KNNConfig(n_neighbors=5, weights="distance")).fit(digits.train_images, digits.train_labels)
+    proba = model.predict_proba(digits.train_images[:20])
+    np.testing.assert_array_equal(proba.argmax(axis=1), np.searchsorted(model.classes_, digits.train_labels[:20]))
+    assert (proba.max(axis=1) == 1).all()
+
+
+def test_save_load_round_trip_without_pickle(digits, tmp_path):
+    config = dataclasses.replace(tuned_knn_config(), n_neighbors=3)
+    model = KNNModel(config).fit(digits.train_images, digits.train_labels)
+    model.save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["knn.json", "knn.npz"]
+    with np.load(tmp_path / "knn.npz", allow_pickle=False) as data:
+        assert all(data[name].dtype != object for name in data.files)
+        assert data["features"].dtype == np.float32
+    loaded = KNNModel.load(tmp_path)
+    assert loaded.config == config
+    np.testing.assert_array_equal(loaded.predict(digits.test_images), model.predict(digits.test_images))
+    np.testing.assert_array_equal(loaded.predict_proba(digits.test_images), model.predict_proba(digits.test_images))
+    np.testing.assert_array_equal(loaded.kneighbors(digits.test_images)[1], model.kneighbors(digits.test_images)[1])
+    assert loaded.nbytes == model.nbytes > 0
+    with pytest.raises(ValueError, match="is not empty"):
+        model.save(tmp_path)
+
+
+def test_raw_model_stores_uint8_features(digits, tmp_path):
+    model = KNNModel(baseline_knn_config(1)).fit(digits.train_images, digits.train_labels)
+    model.save(tmp_path)
+    with np.load(tmp_path / "knn.npz", allow_pickle=False) as data:
+        assert data["features"].dtype == np.uint8
+
+
+def test_load_refuses_a_pickled_npz(tmp_path, digits):
+    KNNModel(baseline_knn_config(1)).fit(digits.train_images[:50], digits.train_labels[:50]).save(tmp_path)
+    np.savez(tmp_path / "knn.npz", features=np.array([{"evil": 1}], dtype=object))
+    with pytest.raises(ValueError, match="allow_pickle"):
+        KNNModel.load(tmp_path)
+
+
+def test_kneighbors_maps_shifted_copies_to_original_images(digits):
+    images, labels = digits.train_images[:200], digits.train_labels[:200]
+    model = KNNModel(KNNConfig(n_neighbors=2, augment_shifts=1)).fit(images, labels)
+    query = np.zeros((1, 8, 8), np.uint8)
+    query[0, :, :-1] = images[17, :, 1:]  # image 17 shifted one pixel left: equals its stored copy
+    distances, indices = model.kneighbors(query)
+    assert distances.dtype == np.float32 and indices.dtype == np.int64
+    assert distances[0, 0] == 0 and indices[0, 0] == 17
+    distances, indices = model.kneighbors(images[:5], n_neighbors=1)
+    np.testing.assert_array_equal(indices[:, 0], np.arange(5))
+    assert indices.max() < 200
+
+
+def test_predict_in_chunks_matches_one_shot(digits, monkeypatch):
+    model = KNNModel(KNNConfig(n_neighbors=3, deskew=True, pca_components=20)).fit(
+        digits.train_images, digits.train_labels)
+    expected = model.predict(digits.test_images)
+    monkeypatch.setattr(knn_module, "_CHUNK", 50)
+    np.testing.assert_array_equal(model.predict(digits.test_images), expected)
+
+
+def test_fit_is_deterministic(digits):
+    config = dataclasses.replace(tuned_knn_config(), n_neighbors=4)
+    first = KNNModel(config).fit(digits.train_images, digits.train_labels).predict_proba(digits.test_images)
+    second = KNNModel(config).fit(digits.train_images, digits.train_labels).predict_proba(digits.test_images)
+    np.testing.assert_array_equal(first, second)
+
+
+def test_predict_validates_images(digits):
+    model = KNNModel(baseline_knn_config(1)).fit(digits.train_images[:30], digits.train_labels[:30])
+    with pytest.raises(ValueError, match=r"images must have shape \(n, 8, 8\)"):
+        model.predict(np.zeros((2, 28, 28), np.uint8))
+    assert model.predict(digits.test_images[0]).shape == (1,)  # one (h, w) image is a batch of one
+    with pytest.raises(RuntimeError, match="not fitted"):
+        KNNModel().predict(digits.test_images)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_neighbors": 0}, "n_neighbors must be a positive integer, got 0"),
+        ({"n_neighbors": 2.5}, "n_neighbors must be a positive integer"),
+        ({"weights": "gaussian"}, "weights must be one of"),
+        ({"metric": "hamming"}, "metric must be one of"),
+        ({"scale": "minmax"}, "scale must be one of"),
+        ({"blur_sigma": -1.0}, "blur_sigma must be a finite number >= 0"),
+        ({"augment_shifts": -1}, "augment_shifts must be an integer >= 0"),
+        ({"pca_components": 0}, "pca_components must be a positive integer or None"),
+    ],
+)
+def test_config_validation(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        KNNConfig(**kwargs)
+
+
+def test_fit_validation(digits):
+    images, labels = digits.train_images[:5], digits.train_labels[:5]
+    with pytest.raises(ValueError, match=r"n_neighbors=6 exceeds the number of training images \(5\)"):
+        KNNModel(KNNConfig(n_neighbors=6)).fit(images, labels)
+    with pytest.raises(ValueError, match=r"labels must have shape \(5,\)"):
+        KNNModel().fit(images, labels[:4])
+    with pytest.raises(ValueError, match="pca_components=10 exceeds"):
+        KNNModel(KNNConfig(n_neighbors=1, pca_components=10)).fit(images, labels)
+
+
+def test_config_round_trips_through_dict():
+    config = tuned_knn_config()
+    assert KNNConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="unknown KNNConfig fields"):
+        KNNConfig.from_dict({**config.to_dict(), "leaf_size": 30})
+
+
+def test_sweep_scores_every_k_like_a_fitted_model(digits):
+    fit, val = digits.validation_split(fraction=0.25, random_state=0)
+    table = sweep_knn(KNNConfig(), fit.images, fit.labels, val.images, val.labels, ks=(1, 2, 5, 9), progress=False)
+    assert list(table.columns) == ["k", "weights", "accuracy"]
+    assert len(table) == 8
+    for k, weights in [(2, "uniform"), (9, "distance")]:
+        model = KNNModel(KNNConfig(n_neighbors=k, weights=weights)).fit(fit.images, fit.labels)
+        expected = np.mean(model.predict(val.images) == val.labels)
+        row = table[(table.k == k) & (table.weights == weights)]
+        assert row.accuracy.item() == pytest.approx(expected)
+
+
+def test_select_picks_the_best_and_the_smallest_k_on_ties(digits):
+    fit, val = digits.validation_split(fraction=0.25, random_state=0)
+    config, table = select_knn(KNNConfig(scale="standard"), fit.images, fit.labels, val.images, val.labels,
+                               ks=range(1, 8), progress=False)
+    best = table.accuracy.max()
+    assert table[(table.k == config.n_neighbors) & (table.weights == config.weights)].accuracy.item() == best
+    assert config.n_neighbors == table[table.accuracy == best].k.min()
+    assert config.scale == "standard"
+    # Queries equal to the training images: k=1 is perfect whatever order ks come in.
+    tiny_images = digits.train_images[:3]
+    tiny_config, _ = select_knn(KNNConfig(), tiny_images, np.array([0, 1, 2]), tiny_images, np.array([0, 1, 2]),
+                                ks=(3, 1, 2), weights=("uniform",), progress=False)
+    assert tiny_config.n_neighbors == 1

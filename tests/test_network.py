@@ -1,0 +1,322 @@
+"""Tests of lussi.models.network on sklearn's 8x8 digits and tiny synthetic arrays."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from lussi.data import load_dataset
+from lussi.models import network
+from lussi.models.network import (
+    NetworkConfig,
+    NetworkModel,
+    augment_images,
+    build_cnn,
+    build_mlp,
+    cnn_config,
+    seed_mlp_config,
+)
+
+keras = pytest.importorskip("keras")
+
+# Keras 3 calls np.array() on TF variables (get_weights, save), which NumPy 2 flags; not lussi's to fix.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept:DeprecationWarning")
+
+HISTORY_KEYS = {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_seconds"}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def _quick(config, **changes):
+    return dataclasses.replace(config, **{"epochs": 2, "warmup_epochs": 0.0, **changes})
+
+
+@pytest.fixture(scope="module")
+def fitted_mlp(digits):
+    model = NetworkModel(_quick(seed_mlp_config()))
+    history = model.fit(digits.train_images, digits.train_labels, validation=(digits.test_images, digits.test_labels), progress=False)
+    return model, history
+
+
+@pytest.fixture(scope="module")
+def fitted_cnn(digits):
+    # Small filters and batches keep it fast and learning; augmentation and the cosine schedule stay on.
+    model = NetworkModel(_quick(cnn_config(), filters=(16, 32), batch_size=32, epochs=3, warmup_epochs=0.5))
+    history = model.fit(digits.train_images, digits.train_labels, validation=(digits.test_images, digits.test_labels), progress=False)
+    return model, history
+
+
+# --------------------------------------------------------------------------- builders
+
+
+def test_seed_mlp_has_the_seed_study_layers_and_parameter_count():
+    model = build_mlp((28, 28), 10)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["Dense", "Dropout", "Dense", "Dropout", "Dense", "Dense"]
+    assert [layer.units for layer in model.layers if hasattr(layer, "units")] == [256, 128, 64, 10]
+    assert [layer.rate for layer in model.layers if hasattr(layer, "rate")] == [0.2, 0.2]
+    assert model.count_params() == 784 * 256 + 256 + 256 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
+    assert model.input_shape == (None, 784)
+    assert model.layers[-1].get_config()["activation"] == "softmax"
+
+
+@pytest.mark.parametrize(("shape", "final_side"), [((28, 28), 3), ((8, 8), 2)])
+def test_cnn_pools_only_while_the_image_is_large_enough(shape, final_side):
+    model = build_cnn(shape, 10, filters=(4, 8, 16))
+    assert model.input_shape == (None, *shape, 1)
+    assert model.output_shape == (None, 10)
+    flatten = next(layer for layer in model.layers if type(layer).__name__ == "Flatten")
+    assert flatten.output.shape[1] == final_side * final_side * 16
+
+
+def test_cnn_batch_norm_option_adds_normalization_layers():
+    kinds = [type(layer).__name__ for layer in build_cnn((8, 8), 10, filters=(4, 8), batch_norm=True).layers]
+    assert kinds.count("BatchNormalization") == 2
+    kinds = [type(layer).__name__ for layer in build_cnn((8, 8), 10, filters=(4, 8), batch_norm=False).layers]
+    assert "BatchNormalization" not in kinds
+
+
+# --------------------------------------------------------------------------- config
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"epochs": 0}, "epochs must be a positive integer"),
+        ({"epochs": -3}, "epochs must be a positive integer"),
+        ({"architecture": "rnn"}, "architecture must be one of"),
+        ({"lr_schedule": "step"}, "lr_schedule must be one of"),
+        ({"batch_size": 0}, "batch_size must be a positive integer"),
+        ({"learning_rate": 0.0}, "learning_rate must be > 0"),
+        ({"dropout": 1.0}, "dropout must be in"),
+        ({"warmup_epochs": -1.0}, "warmup_epochs must be >= 0"),
+        ({"augment_shift": 1.5}, "augment_shift must be in"),
+        ({"architecture": "cnn", "filters": ()}, "needs at least one convolution"),
+    ],
+)
+def test_config_validation_says_what_is_wrong(changes, message):
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(seed_mlp_config(), **changes)
+
+
+def test_config_round_trips_through_json():
+    config = cnn_config(seed=3)
+    again = NetworkConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert again == config and hash(again) == hash(config)
+    assert config.augment and not seed_mlp_config().augment
+    with pytest.raises(ValueError, match="unknown NetworkConfig fields"):
+        NetworkConfig.from_dict({**config.to_dict(), "momentum": 0.9})
+
+
+def test_model_rejects_a_foreign_config():
+    with pytest.raises(TypeError, match="config must be a NetworkConfig"):
+        NetworkModel({"architecture": "mlp"})
+
+
+# --------------------------------------------------------------------------- augmentation
+
+
+def test_augmentation_without_factors_is_the_identity():
+    images = np.random.default_rng(0).integers(0, 256, (5, 8, 8), dtype=np.uint8)
+    np.testing.assert_array_equal(augment_images(images), images.astype(np.float32))
+
+
+def test_augmentation_is_seeded_bounded_and_moves_pixels():
+    images = np.zeros((50, 28, 28), np.uint8)
+    images[:, 10:18, 10:18] = 255
+    a = augment_images(images, shift=0.1, rotation=10, zoom=0.1, seed=1)
+    np.testing.assert_array_equal(a, augment_images(images, shift=0.1, rotation=10, zoom=0.1, seed=1))
+    assert a.dtype == np.float32 and a.shape == images.shape
+    assert a.min() >= 0 and a.max() <= 255
+    centres = [np.argwhere(image > 127).mean(axis=0) for image in a]
+    assert np.ptp(np.asarray(centres), axis=0).max() > 1.0  # shifted by different amounts
+
+
+# --------------------------------------------------------------------------- training and prediction
+
+
+@pytest.mark.parametrize("fixture", ["fitted_mlp", "fitted_cnn"])
+def test_fit_returns_one_history_entry_per_epoch(fixture, request):
+    model, history = request.getfixturevalue(fixture)
+    assert set(history) == HISTORY_KEYS
+    assert all(len(values) == model.config.epochs for values in history.values())
+    assert all(np.isfinite(history[key]).all() for key in HISTORY_KEYS)
+    assert all(0 <= a <= 1 for a in history["val_accuracy"])
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero(fitted_cnn):
+    _, history = fitted_cnn
+    assert history["lr"][-1] == pytest.approx(0.0, abs=1e-9)
+    assert history["lr"][0] > 0
+
+
+def test_warmup_is_capped_at_half_of_a_shortened_training():
+    from lussi.models.network import _learning_rate
+
+    schedule = _learning_rate(dataclasses.replace(cnn_config(), epochs=1, warmup_epochs=1.0), steps_per_epoch=10)
+    rates = [float(schedule(step)) for step in (0, 5, 10)]
+    assert rates[0] == pytest.approx(0.0, abs=1e-9)
+    assert rates[1] == pytest.approx(cnn_config().learning_rate)  # peak after 5 of 10 steps
+    assert rates[2] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_constant_schedule_keeps_the_learning_rate(fitted_mlp):
+    model, history = fitted_mlp
+    assert history["lr"] == pytest.approx([model.config.learning_rate] * model.config.epochs)
+
+
+@pytest.mark.parametrize("fixture", ["fitted_mlp", "fitted_cnn"])
+def test_predictions_have_protocol_shapes_and_dtypes(fixture, request, digits):
+    model, _ = request.getfixturevalue(fixture)
+    proba = model.predict_proba(digits.test_images)
+    labels = model.predict(digits.test_images)
+    assert proba.shape == (len(digits.test_images), 10) and proba.dtype == np.float32
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    assert labels.shape == (len(digits.test_images),) and labels.dtype == np.int64
+    np.testing.assert_array_equal(labels, proba.argmax(axis=1))
+    assert np.mean(labels == digits.test_labels) > 0.5  # learnt something in 2 epochs
+    # One (h, w) image, flattened rows and float [0, 1] images are accepted too.
+    assert model.predict(digits.test_images[0]).shape == (1,)
+    np.testing.assert_allclose(model.predict_proba(digits.test_images.reshape(-1, 64)), proba, atol=1e-6)
+    np.testing.assert_allclose(model.predict_proba(digits.test_images / 255.0), proba, atol=1e-6)
+
+
+@pytest.mark.parametrize("fixture", ["fitted_mlp", "fitted_cnn"])
+def test_fast_call_path_matches_keras_predict(fixture, request, digits):
+    model, _ = request.getfixturevalue(fixture)
+    x = model._inputs(digits.test_images)
+    reference = model.keras_model.predict(x, verbose=0)
+    for batch in (digits.test_images[:1], digits.test_images[:7], digits.test_images):
+        expected = reference[: len(batch)]
+        np.testing.assert_allclose(model.predict_proba(batch), expected, rtol=1e-5, atol=1e-6)
+    assert isinstance(model.call_path(1), str) and model.call_path(1)
+
+
+def test_big_inputs_are_predicted_in_chunks(fitted_mlp, digits, monkeypatch):
+    model, _ = fitted_mlp
+    whole = model.predict_proba(digits.test_images)
+    monkeypatch.setattr(network, "PREDICT_CHUNK", 50)
+    calls = []
+    forward = model._forward()
+    monkeypatch.setattr(model, "_fast_fn", lambda x: calls.append(len(x)) or forward(x))
+    np.testing.assert_allclose(model.predict_proba(digits.test_images), whole, atol=1e-6)
+    assert max(calls) == 50 and sum(calls) == len(digits.test_images)
+    assert "chunks of 50" in model.call_path(51)
+
+
+def test_predict_validates_images(fitted_mlp):
+    model, _ = fitted_mlp
+    with pytest.raises(ValueError, match=r"images must have shape \(n, 8, 8\)"):
+        model.predict(np.zeros((3, 28, 28), np.uint8))
+    with pytest.raises(ValueError, match="NaN"):
+        model.predict(np.full((1, 8, 8), np.nan))
+
+
+def test_unfitted_model_says_to_fit_first(tmp_path):
+    model = NetworkModel(seed_mlp_config())
+    with pytest.raises(RuntimeError, match="not fitted"):
+        model.predict(np.zeros((1, 8, 8), np.uint8))
+    with pytest.raises(RuntimeError, match="not fitted"):
+        model.save(tmp_path)
+
+
+def test_fit_validates_labels(digits):
+    model = NetworkModel(_quick(seed_mlp_config(), epochs=1))
+    with pytest.raises(ValueError, match="labels must be integers"):
+        model.fit(digits.train_images, digits.train_labels[:-1], progress=False)
+    with pytest.raises(ValueError, match="at least two classes"):
+        model.fit(digits.train_images[:5], np.zeros(5, np.int64), progress=False)
+
+
+def test_summary_table_and_sizes(fitted_mlp):
+    model, _ = fitted_mlp
+    table = model.summary_table()
+    assert table[0] == ("input", (64,), 0)
+    assert [shape for _, shape, _ in table[1:]] == [(256,), (256,), (128,), (128,), (64,), (10,)]
+    assert sum(params for _, _, params in table) == model.n_params == 64 * 256 + 256 + 256 * 128 + 128 + 128 * 64 + 64 + 650
+    assert model.nbytes == 4 * model.n_params  # float32 parameters
+
+
+def test_progress_prints_one_line_per_epoch(digits, capsys):
+    model = NetworkModel(_quick(seed_mlp_config(), epochs=2))
+    model.fit(digits.train_images[:200], digits.train_labels[:200], progress=True)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[mlp] epoch")]
+    assert len(lines) == 2 and "val_accuracy nan" in lines[0]
+
+
+def test_label_smoothing_trains_and_loads(digits, tmp_path):
+    model = NetworkModel(_quick(seed_mlp_config(), epochs=1, label_smoothing=0.1))
+    history = model.fit(digits.train_images, digits.train_labels, progress=False)
+    assert np.isfinite(history["loss"]).all()
+    model.save(tmp_path)
+    np.testing.assert_allclose(NetworkModel.load(tmp_path).predict_proba(digits.test_images), model.predict_proba(digits.test_images), atol=1e-6)
+
+
+# --------------------------------------------------------------------------- persistence
+
+
+@pytest.mark.parametrize("fixture", ["fitted_mlp", "fitted_cnn"])
+def test_save_load_round_trip_gives_identical_predictions(fixture, request, digits, tmp_path):
+    model, _ = request.getfixturevalue(fixture)
+    model.save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras", "network.json"]
+    loaded = NetworkModel.load(tmp_path)
+    assert loaded.config == model.config and loaded.image_shape == model.image_shape
+    np.testing.assert_array_equal(loaded.classes_, model.classes_)
+    np.testing.assert_array_equal(loaded.predict_proba(digits.test_images), model.predict_proba(digits.test_images))
+    assert loaded.n_params == model.n_params and loaded.summary_table() == model.summary_table()
+
+
+def test_save_needs_an_existing_empty_directory(fitted_mlp, tmp_path):
+    model, _ = fitted_mlp
+    with pytest.raises(FileNotFoundError, match="not an existing directory"):
+        model.save(tmp_path / "missing")
+    (tmp_path / "other.txt").write_text("x")
+    with pytest.raises(FileExistsError, match="not empty"):
+        model.save(tmp_path)
+
+
+def test_load_refuses_a_lambda_layer_in_safe_mode(fitted_mlp, tmp_path):
+    model, _ = fitted_mlp
+    model.save(tmp_path)
+    evil = keras.Sequential([keras.Input(shape=(64,)), keras.layers.Lambda(lambda x: x * 2.0), keras.layers.Dense(10, activation="softmax")])
+    (tmp_path / "model.keras").unlink()
+    evil.save(tmp_path / "model.keras")
+    with pytest.raises(ValueError, match="(?i)lambda"):
+        NetworkModel.load(tmp_path)
+
+
+def test_load_refuses_directories_without_a_saved_network(tmp_path):
+    with pytest.raises(ValueError, match="holds no saved NetworkModel"):
+        NetworkModel.load(tmp_path)
+    (tmp_path / "model.keras").write_bytes(b"not a zip")
+    (tmp_path / "network.json").write_text(json.dumps({"kind": "something else"}))
+    with pytest.raises(ValueError, match="not a lussi NetworkModel"):
+        NetworkModel.load(tmp_path)
+
+
+# --------------------------------------------------------------------------- reproducibility
+
+
+@pytest.mark.parametrize("architecture", ["mlp", "cnn"])
+def test_same_seed_gives_the_same_weights(architecture):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (96, 8, 8), dtype=np.uint8)
+    labels = rng.integers(0, 3, 96)
+    base = seed_mlp_config() if architecture == "mlp" else dataclasses.replace(cnn_config(), filters=(4, 8))
+    config = dataclasses.replace(base, epochs=1, warmup_epochs=0.0, batch_size=32, seed=7)
+
+    def weights(config):
+        model = NetworkModel(config)
+        model.fit(images, labels, progress=False)
+        return [np.asarray(w) for w in model.keras_model.get_weights()]
+
+    first, second = weights(config), weights(config)
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    other = weights(dataclasses.replace(config, seed=8))
+    assert any(not np.array_equal(a, b) for a, b in zip(first, other))

@@ -1,0 +1,114 @@
+"""Exact k-NN search engines agree with scikit-learn's brute force."""
+
+import numpy as np
+import pytest
+from sklearn.neighbors import NearestNeighbors
+
+from lussi.models.search import BoundIndex, exact_kneighbors
+
+
+def _sklearn(train, queries, k):
+    distances, indices = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(train).kneighbors(queries)
+    return distances, indices
+
+
+def _integer_data(seed=0, n_train=600, n_queries=80, n_features=100):
+    rng = np.random.default_rng(seed)
+    # Sparse-ish uint8 rows like MNIST pixels, with duplicated training rows to force exact ties.
+    train = (rng.random((n_train, n_features)) < 0.3) * rng.integers(0, 256, (n_train, n_features))
+    train = train.astype(np.uint8)
+    if n_train >= 350:
+        train[300:350] = train[:50]
+    queries = np.concatenate([train[:20], rng.integers(0, 256, (n_queries - 20, n_features))]).astype(np.uint8)
+    return train, queries
+
+
+def _distinct_mask(train, queries, k):
+    """(n, k) mask of neighbour ranks whose distance ties with no other training row.
+
+    Computed from k + 1 reference neighbours so a tie across the k-th place counts too.
+    """
+    d, _ = _sklearn(train, queries, min(k + 1, len(train)))
+    padded = np.pad(d, ((0, 0), (1, 1)), constant_values=np.nan)
+    distinct = (padded[:, 1:-1] != padded[:, :-2]) & (padded[:, 1:-1] != padded[:, 2:])
+    return distinct[:, :k]
+
+
+@pytest.mark.parametrize("k", [1, 7])
+def test_bound_engine_matches_sklearn_on_integer_data_with_ties(k):
+    train, queries = _integer_data()
+    distances, indices = exact_kneighbors(train, queries, k, engine="bound")
+    ref_d, ref_i = _sklearn(train, queries, k)
+    assert distances.dtype == np.float32 and indices.dtype == np.int64
+    assert distances.shape == indices.shape == (len(queries), k)
+    # Integer data: both sides are exact before the final float32 rounding.
+    np.testing.assert_array_equal(distances, ref_d.astype(np.float32))
+    distinct = _distinct_mask(train, queries, ref_d.shape[1])
+    np.testing.assert_array_equal(indices[distinct], ref_i[distinct])
+    # Duplicated rows tie; the smaller index comes first.
+    assert indices[0, 0] == 0 and distances[0, 0] == 0
+    if k > 1:
+        assert list(indices[0, :2]) == [0, 300]
+
+
+@pytest.mark.parametrize("k", [1, 5])
+def test_bound_engine_matches_sklearn_on_float_data(k):
+    rng = np.random.default_rng(1)
+    # Correlated features so the PCA bound prunes, as on images.
+    train = rng.normal(size=(800, 12)) @ rng.normal(size=(12, 60)) + 0.1 * rng.normal(size=(800, 60))
+    queries = rng.normal(size=(50, 12)) @ rng.normal(size=(12, 60))
+    train, queries = train.astype(np.float32), queries.astype(np.float32)
+    distances, indices = exact_kneighbors(train, queries, k)
+    ref_d, ref_i = _sklearn(train, queries, k)
+    np.testing.assert_allclose(distances, ref_d, rtol=1e-5)
+    np.testing.assert_array_equal(indices, ref_i)
+    # A 6-coordinate bound plus the residual norm: a real filter, same answer.
+    index = BoundIndex(train, n_components=6, n_candidates=k + 2)
+    squared, indices = index.search_squared(queries, k)
+    np.testing.assert_allclose(np.sqrt(squared), ref_d, rtol=1e-5)
+    np.testing.assert_array_equal(indices, ref_i)
+    assert index.stats["queries"] == len(queries)
+
+
+def test_bound_index_exact_when_bound_is_loose():
+    # Few candidates and a 1-component bound force retries with more candidates on most queries.
+    train, queries = _integer_data(seed=2)
+    index = BoundIndex(train, n_components=1, n_candidates=3)
+    squared, indices = index.search_squared(queries, 3)
+    ref_d, ref_i = _sklearn(train, queries, 3)
+    np.testing.assert_array_equal(np.sqrt(squared), ref_d)
+    distinct = _distinct_mask(train, queries, ref_d.shape[1])
+    np.testing.assert_array_equal(indices[distinct], ref_i[distinct])
+
+
+@pytest.mark.parametrize("engine", ["faiss", "sklearn", "auto"])
+def test_other_engines_agree(engine):
+    train, queries = _integer_data(seed=3)
+    distances, indices = exact_kneighbors(train, queries, 4, engine=engine, chunk_size=16)
+    ref_d, ref_i = _sklearn(train, queries, 4)
+    np.testing.assert_allclose(distances, ref_d, rtol=1e-4, atol=1e-2)
+    distinct = _distinct_mask(train, queries, ref_d.shape[1])
+    np.testing.assert_array_equal(indices[distinct], ref_i[distinct])
+
+
+def test_k_equal_to_n_train_returns_every_row():
+    train, queries = _integer_data(n_train=40, n_queries=25)
+    _, indices = exact_kneighbors(train, queries, 40)
+    assert (np.sort(indices, axis=1) == np.arange(40)).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"k": 0}, "k must be a positive integer"),
+        ({"k": 601}, "exceeds the number of training rows"),
+        ({"k": 1, "engine": "annoy"}, "engine must be one of"),
+        ({"k": 1, "queries": np.zeros((3, 99))}, "train has 100 features but queries have 99"),
+        ({"k": 1, "queries": np.zeros((3, 10, 10))}, "must be 2-D"),
+    ],
+)
+def test_validation_errors(kwargs, message):
+    train, queries = _integer_data()
+    args = {"train": train, "queries": queries, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        exact_kneighbors(args.pop("train"), args.pop("queries"), args.pop("k"), **args)
