@@ -1,0 +1,595 @@
+"""Learning curves: test accuracy and time of each model as the training set grows.
+
+:func:`learning_curve` fits fresh models on nested, stratified subsets of the
+training split and predicts the whole test split once per (model, size);
+:func:`crossover_points` finds where one model's curve crosses another's and
+:func:`plot_learning_curves` draws the table.
+
+Subsets are prefixes of one stratified ordering of the training split
+(:func:`nested_order`), so every larger subset contains every smaller one and
+each holds the classes in (almost exactly) the split's proportions. The usual
+alternative, an independent stratified sample per size
+(:meth:`lussi.data.Dataset.subset`), would mix sampling noise into the
+differences between sizes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib
+import inspect
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "COLUMNS",
+    "DEFAULT_SIZES",
+    "crossover_points",
+    "curve_row",
+    "knn_factory",
+    "learning_curve",
+    "learning_facts",
+    "nested_order",
+    "nested_subsets",
+    "network_epochs",
+    "network_factory",
+    "overtaking_size",
+    "plot_learning_curves",
+]
+
+DEFAULT_SIZES = (500, 1000, 2000, 5000, 10000, 30000, 60000)
+COLUMNS = [
+    "model", "n_train", "accuracy", "low", "high", "train_seconds", "predict_seconds", "predict_ms_per_image",
+    "n_fit", "epochs", "validation_accuracy",
+]
+# Two differently sized warm-up calls: enough for TensorFlow's reduce_retracing
+# to settle on one shape-generic trace, so the timed call traces nothing.
+_WARMUP_SIZES = (8, 16)
+
+
+# --------------------------------------------------------------------------- subsets
+
+
+def nested_order(labels, *, random_state: int = 0) -> np.ndarray:
+    """A permutation of the samples whose every prefix is a stratified sample.
+
+    Each class is shuffled, its ``j``-th member gets the key
+    ``(j + 0.5) / class_size``, and samples are sorted by key (ties in random
+    order). A prefix of length ``n`` therefore holds about ``n * share`` of
+    every class, and all classes once ``n`` reaches the number of classes
+    (when class sizes differ by less than a factor of 3, as in MNIST).
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n,), int
+    random_state : int, default 0
+
+    Returns
+    -------
+    ndarray of shape (n,), int64
+        Sample indices; ``order[:k]`` is the nested subset of size ``k``.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.size == 0:
+        raise ValueError(f"labels must be a non-empty 1-D array, got shape {labels.shape}")
+    rng = np.random.default_rng(random_state)
+    keys = np.empty(len(labels), dtype=np.float64)
+    for value in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == value))
+        keys[members] = (np.arange(len(members)) + 0.5) / len(members)
+    return np.lexsort((rng.random(len(labels)), keys)).astype(np.int64)
+
+
+def nested_subsets(labels, sizes: Iterable[int], *, random_state: int = 0) -> dict[int, np.ndarray]:
+    """Indices of nested stratified subsets, one per size.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n,), int
+    sizes : iterable of int
+        Sizes larger than ``n`` are left out.
+    random_state : int, default 0
+
+    Returns
+    -------
+    dict of int -> ndarray of int64
+        Size to sorted sample indices; a smaller subset is contained in every larger one.
+    """
+    order = nested_order(labels, random_state=random_state)
+    return {int(size): np.sort(order[:size]) for size in _check_sizes(sizes) if size <= len(order)}
+
+
+def _check_sizes(sizes) -> list[int]:
+    sizes = list(sizes)
+    if not sizes:
+        raise ValueError("sizes is empty; pass training sizes such as (500, 1000, 5000)")
+    for size in sizes:
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size <= 0:
+            raise ValueError(f"sizes must be positive integers, got {size!r}")
+    return sorted({int(s) for s in sizes})
+
+
+# --------------------------------------------------------------------------- factories
+
+
+def knn_factory(config=None) -> Callable[[int], object]:
+    """``n_train -> KNNModel(config)``, the same configuration at every size.
+
+    Parameters
+    ----------
+    config : KNNConfig, optional
+        Default raw pixels, k=3 (:func:`lussi.models.knn.baseline_knn_config`).
+    """
+    from lussi.models.knn import KNNModel, baseline_knn_config
+
+    config = baseline_knn_config(3) if config is None else config
+    return lambda n_train: KNNModel(config)
+
+
+def network_epochs(config, n_fit: int, *, min_steps: int = 0, max_epochs: int | None = None) -> int:
+    """Epochs for a network trained on ``n_fit`` images.
+
+    ``config.epochs`` at least, raised so that training takes at least
+    ``min_steps`` optimizer steps (small sets would otherwise stop after a few
+    dozen steps, far from converged), and at most ``max_epochs``.
+
+    Parameters
+    ----------
+    config : NetworkConfig
+    n_fit : int
+    min_steps : int, default 0
+    max_epochs : int, optional
+        Upper bound; it may lower ``config.epochs`` too (to bound the time of
+        the largest sizes).
+
+    Returns
+    -------
+    int
+    """
+    steps_per_epoch = math.ceil(n_fit / config.batch_size)
+    epochs = max(config.epochs, math.ceil(min_steps / steps_per_epoch))
+    if max_epochs is not None:
+        epochs = min(epochs, max_epochs)
+    return max(1, int(epochs))
+
+
+def network_factory(
+    config=None,
+    *,
+    min_steps: int = 0,
+    max_epochs: int | None = None,
+    sizes: Iterable[int] | None = None,
+    validation_fraction: float = 0.1,
+) -> Callable[[int], object]:
+    """``n_train -> NetworkModel``, with epochs adapted to the size (see :func:`network_epochs`).
+
+    Parameters
+    ----------
+    config : NetworkConfig, optional
+        Default the seed MLP (:func:`lussi.models.network.seed_mlp_config`).
+    min_steps, max_epochs : int
+        See :func:`network_epochs`; the fit part of a subset is
+        ``n_train * (1 - validation_fraction)``.
+    sizes : iterable of int, optional
+        Train only at these sizes; at others the factory returns None and
+        :func:`learning_curve` skips the (model, size) cell.
+    validation_fraction : float, default 0.1
+        Must match :func:`learning_curve`'s, to count the fit images.
+    """
+    from lussi.models.network import NetworkModel, seed_mlp_config
+
+    config = seed_mlp_config() if config is None else config
+    allowed = None if sizes is None else {int(s) for s in sizes}
+
+    def build(n_train: int):
+        if allowed is not None and int(n_train) not in allowed:
+            return None
+        n_fit = max(1, round(n_train * (1 - validation_fraction)))
+        epochs = network_epochs(config, n_fit, min_steps=min_steps, max_epochs=max_epochs)
+        warmup = min(config.warmup_epochs, max(0.0, epochs - 1.0))
+        return NetworkModel(dataclasses.replace(config, epochs=epochs, warmup_epochs=warmup))
+
+    return build
+
+
+def _call_factory(factory, n_train: int):
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+        takes_size = any(
+            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in parameters
+        )
+    except (TypeError, ValueError):  # builtins without a signature
+        takes_size = True
+    return factory(n_train) if takes_size else factory()
+
+
+def _preload(model) -> None:
+    """Import a model's heavy libraries before its first timed fit, so start-up is not billed to the smallest size."""
+    modules = ("keras",) if hasattr(model, "keras_model") else ("faiss", "sklearn.neighbors", "sklearn.decomposition")
+    for module in modules:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+
+
+def _fit_parameters(model) -> set[str]:
+    try:
+        return set(inspect.signature(model.fit).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
+# --------------------------------------------------------------------------- the curve
+
+
+def learning_curve(
+    dataset,
+    sizes: Sequence[int],
+    factories: Mapping[str, Callable],
+    *,
+    validation_fraction: float = 0.1,
+    random_state: int = 0,
+    confidence: float = 0.95,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Fit fresh models on growing nested training subsets and score each on the whole test split.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Training subsets come from its training split; its test split is
+        predicted once per (model, size).
+    sizes : sequence of int
+        Training-subset sizes; those larger than the training split are skipped.
+    factories : dict of str -> callable
+        Model name to ``factory(n_train)`` (or ``factory()``) returning a fresh,
+        unfitted model with ``fit`` and ``predict``, e.g. :func:`knn_factory`,
+        :func:`network_factory`, or ``lambda n: KNNModel(config)``. A factory
+        returning None skips that size.
+    validation_fraction : float, default 0.1
+        Models whose ``fit`` takes ``validation=`` (networks) train on the
+        subset minus a stratified validation split of this share, monitored
+        but never fitted; other models (KNN) fit the whole subset. 0 gives
+        networks the whole subset and no validation.
+    random_state : int, default 0
+        Seeds the subsets and the validation splits.
+    confidence : float, default 0.95
+        Level of the Wilson accuracy intervals.
+    progress : bool, default True
+        One line per (model, size) on stderr.
+
+    Returns
+    -------
+    DataFrame
+        One row per (model, size), models in ``factories`` order, sizes
+        ascending; columns ``model``, ``n_train`` (subset size), ``accuracy``,
+        ``low``, ``high``, ``train_seconds`` (wall time of ``fit``),
+        ``predict_seconds`` (wall time of predicting the test split, after
+        two small warm-up calls), ``predict_ms_per_image``, ``n_fit`` (images
+        actually fitted), ``epochs`` (networks; NaN otherwise) and
+        ``validation_accuracy`` (networks' last epoch; NaN otherwise).
+    """
+    import sys
+
+    from sklearn.model_selection import train_test_split
+
+    from lussi.analysis import accuracy_interval
+
+    if not isinstance(factories, Mapping) or not factories:
+        raise ValueError("factories must be a non-empty dict of model name -> factory(n_train) returning a model")
+    for name, factory in factories.items():
+        if not callable(factory):
+            raise TypeError(f"factories[{name!r}] must be callable, got {type(factory).__name__}")
+    if not 0 <= validation_fraction < 1:
+        raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction}")
+    subsets = nested_subsets(dataset.train_labels, sizes, random_state=random_state)
+    if not subsets:
+        raise ValueError(
+            f"every size in {list(sizes)} exceeds the {len(dataset.train_labels)} training images; pass smaller sizes"
+        )
+    test_images, test_labels = dataset.test_images, dataset.test_labels
+    n_classes = len(np.unique(dataset.train_labels))
+    rows = []
+    for name, factory in factories.items():
+        for n_train, idx in subsets.items():
+            model = _call_factory(factory, n_train)
+            if model is None:
+                continue
+            _preload(model)
+            images, labels = dataset.train_images[idx], dataset.train_labels[idx]
+            accepted = _fit_parameters(model)
+            is_network = "validation" in accepted  # the protocol's marker of a model that monitors validation
+            options = {"progress": False} if "progress" in accepted else {}
+            if is_network and validation_fraction > 0:
+                n_val = max(n_classes, round(validation_fraction * n_train))
+                fit_idx, val_idx = train_test_split(
+                    np.arange(n_train), test_size=n_val, stratify=labels, random_state=random_state
+                )
+                fit_idx.sort()
+                val_idx.sort()
+                options["validation"] = (images[val_idx], labels[val_idx])
+                images, labels = images[fit_idx], labels[fit_idx]
+            start = time.perf_counter()
+            history = model.fit(images, labels, **options)
+            train_seconds = time.perf_counter() - start
+            for size in _WARMUP_SIZES:
+                model.predict(test_images[:size])
+            start = time.perf_counter()
+            predicted = np.asarray(model.predict(test_images))
+            predict_seconds = time.perf_counter() - start
+            ci = accuracy_interval(test_labels, predicted, confidence=confidence)
+            epochs = getattr(getattr(model, "config", None), "epochs", None) if is_network else None
+            val_acc = None
+            if isinstance(history, Mapping) and history.get("val_accuracy"):
+                val_acc = float(history["val_accuracy"][-1])
+            rows.append({
+                "model": str(name),
+                "n_train": int(n_train),
+                "accuracy": ci.accuracy,
+                "low": ci.low,
+                "high": ci.high,
+                "train_seconds": train_seconds,
+                "predict_seconds": predict_seconds,
+                "predict_ms_per_image": 1000.0 * predict_seconds / len(test_labels),
+                "n_fit": len(labels),
+                "epochs": float(epochs) if epochs is not None else float("nan"),
+                "validation_accuracy": val_acc if val_acc is not None else float("nan"),
+            })
+            if progress:
+                print(
+                    f"[learning curve] {name} n={n_train:,}: accuracy {ci.accuracy:.4f}, "
+                    f"fit {train_seconds:.1f} s, predict {predict_seconds:.1f} s",
+                    file=sys.stderr, flush=True,
+                )
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    table.attrs["confidence"] = confidence
+    table.attrs["n_test"] = len(test_labels)
+    return table
+
+
+def curve_row(
+    model: str,
+    n_train: int,
+    y_true,
+    y_pred,
+    *,
+    train_seconds: float,
+    predict_seconds: float,
+    n_fit: int | None = None,
+    epochs: int | None = None,
+    validation_accuracy: float | None = None,
+    confidence: float = 0.95,
+) -> dict:
+    """One :func:`learning_curve` row from a model fitted elsewhere.
+
+    The study already trains every model on the whole training split with the
+    same validation split and seed that :func:`learning_curve` would use at
+    that size, so its largest point can be taken from the study's cached
+    model and test predictions instead of training again.
+
+    Parameters
+    ----------
+    model : str
+    n_train : int
+        Training images available to the model (fit + validation).
+    y_true, y_pred : ndarray of shape (n_test,), int
+    train_seconds, predict_seconds : float
+    n_fit : int, optional
+        Images actually fitted; default ``n_train``.
+    epochs : int, optional
+    validation_accuracy : float, optional
+    confidence : float, default 0.95
+
+    Returns
+    -------
+    dict
+        Keys :data:`COLUMNS`; append to the table with ``pd.concat``.
+    """
+    from lussi.analysis import accuracy_interval
+
+    ci = accuracy_interval(y_true, y_pred, confidence=confidence)
+    return {
+        "model": str(model),
+        "n_train": int(n_train),
+        "accuracy": ci.accuracy,
+        "low": ci.low,
+        "high": ci.high,
+        "train_seconds": float(train_seconds),
+        "predict_seconds": float(predict_seconds),
+        "predict_ms_per_image": 1000.0 * float(predict_seconds) / ci.n,
+        "n_fit": int(n_train if n_fit is None else n_fit),
+        "epochs": float("nan") if epochs is None else float(epochs),
+        "validation_accuracy": float("nan") if validation_accuracy is None else float(validation_accuracy),
+    }
+
+
+def crossover_points(table: pd.DataFrame, a: str, b: str, *, metric: str = "accuracy") -> list[int]:
+    """Training sizes at which the sign of ``b - a`` changes.
+
+    Only sizes measured for both models count. A size where the two are equal
+    changes nothing; a crossing is reported at the first size where the new
+    sign holds. With ``a`` a KNN and ``b`` a network on accuracy, the first
+    point after which ``b`` stays ahead is "the smallest training size at
+    which the network beats KNN" (when KNN is ahead at the smallest size).
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`learning_curve` (``model``, ``n_train`` and ``metric``).
+    a, b : str
+        Model names.
+    metric : str, default "accuracy"
+        Any numeric column, e.g. ``"train_seconds"``.
+
+    Returns
+    -------
+    list of int
+        Increasing sizes; empty when one model is ahead (or level) everywhere.
+    """
+    from lussi.visualize import _require_columns
+
+    _require_columns(table, ["model", "n_train", metric], "table")
+    for name in (a, b):
+        if name not in set(table["model"]):
+            raise ValueError(f"model {name!r} is not in the table; it has {sorted(set(table['model']))}")
+    wide = table[table["model"].isin([a, b])].pivot_table(index="n_train", columns="model", values=metric)
+    wide = wide.dropna().sort_index()
+    if a == b or wide.empty:
+        return []
+    difference = (wide[b] - wide[a]).to_numpy(dtype=float)
+    points, previous = [], 0.0
+    for n_train, sign in zip(wide.index, np.sign(difference), strict=True):
+        if sign == 0:
+            continue
+        if previous != 0 and sign != previous:
+            points.append(int(n_train))
+        previous = sign
+    return points
+
+
+def overtaking_size(table: pd.DataFrame, a: str, b: str, *, metric: str = "accuracy") -> int | None:
+    """The smallest training size from which ``b`` stays strictly above ``a`` at every larger size measured.
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`learning_curve`.
+    a, b : str
+        Model names (e.g. a KNN and a network).
+    metric : str, default "accuracy"
+
+    Returns
+    -------
+    int or None
+        None when ``b`` is not ahead at the largest size both were measured at.
+    """
+    from lussi.visualize import _require_columns
+
+    _require_columns(table, ["model", "n_train", metric], "table")
+    wide = table[table["model"].isin([a, b])].pivot_table(index="n_train", columns="model", values=metric)
+    if a not in wide or b not in wide:
+        raise ValueError(f"models {a!r} and {b!r} must both be in the table; it has {sorted(set(table['model']))}")
+    wide = wide.dropna().sort_index()
+    ahead = (wide[b] > wide[a]).to_numpy()
+    if not ahead.size or not ahead[-1]:
+        return None
+    behind = np.flatnonzero(~ahead)
+    first = 0 if not behind.size else behind[-1] + 1
+    return int(wide.index[first])
+
+
+def learning_facts(table: pd.DataFrame, knn: str, net: str) -> dict:
+    """Numbers the report's learning-curve paragraph quotes, for a KNN and a network.
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`learning_curve`.
+    knn, net : str
+        Model names in ``table``.
+
+    Returns
+    -------
+    dict
+        ``knn``, ``net`` (names); ``sizes`` (sizes both were measured at);
+        ``smallest`` and ``largest``: dicts with ``n_train``, ``knn``/``net``
+        accuracy, ``knn_train_s``/``net_train_s``, ``knn_predict_ms``/``net_predict_ms``
+        (per test image); ``crossovers`` (:func:`crossover_points` on accuracy);
+        ``net_overtakes_at`` (:func:`overtaking_size`, or None);
+        ``knn_overtakes_at`` (the same the other way round);
+        ``knn_ahead_at`` (sizes where KNN is more accurate); ``net_train_slower``
+        (network fits slower at every size) and ``knn_predict_slower_from`` (the
+        smallest size from which KNN predicts slower per image, or None).
+    """
+    wide = table[table["model"].isin([knn, net])].pivot_table(
+        index="n_train", columns="model",
+        values=["accuracy", "train_seconds", "predict_ms_per_image"],
+    ).dropna().sort_index()
+    if wide.empty:
+        raise ValueError(f"models {knn!r} and {net!r} share no training size in the table")
+
+    def point(n):
+        row = wide.loc[n]
+        return {
+            "n_train": int(n),
+            "knn": float(row[("accuracy", knn)]),
+            "net": float(row[("accuracy", net)]),
+            "knn_train_s": float(row[("train_seconds", knn)]),
+            "net_train_s": float(row[("train_seconds", net)]),
+            "knn_predict_ms": float(row[("predict_ms_per_image", knn)]),
+            "net_predict_ms": float(row[("predict_ms_per_image", net)]),
+        }
+
+    sizes = [int(n) for n in wide.index]
+    accuracy = wide["accuracy"]
+    return {
+        "knn": knn,
+        "net": net,
+        "sizes": sizes,
+        "smallest": point(wide.index[0]),
+        "largest": point(wide.index[-1]),
+        "crossovers": crossover_points(table, knn, net),
+        "net_overtakes_at": overtaking_size(table, knn, net),
+        "knn_overtakes_at": overtaking_size(table, net, knn),
+        "knn_ahead_at": [int(n) for n in accuracy.index[accuracy[knn] > accuracy[net]]],
+        "net_train_slower": bool((wide[("train_seconds", net)] > wide[("train_seconds", knn)]).all()),
+        "knn_predict_slower_from": overtaking_size(table, net, knn, metric="predict_ms_per_image"),
+    }
+
+
+def plot_learning_curves(table: pd.DataFrame, *, colors: Mapping[str, str] | None = None):
+    """Accuracy (log x), training time and prediction time (log-log) against training size.
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`learning_curve`; ``low``/``high`` are drawn as a band.
+    colors : dict of str -> colour, optional
+        From :func:`lussi.visualize.model_colors`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Three axes (accuracy, training seconds, prediction ms per image), one
+        line per model on each.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import PercentFormatter
+
+    from lussi.visualize import _colors_for, _finish, _require_columns
+
+    _require_columns(
+        table, ["model", "n_train", "accuracy", "train_seconds", "predict_ms_per_image"], "table"
+    )
+    models = [str(m) for m in pd.unique(table["model"])]
+    palette = _colors_for(models, colors)
+    fig = Figure(figsize=(12.0, 3.8), layout="constrained")
+    acc_ax, fit_ax, pred_ax = fig.subplots(1, 3)
+    for model in models:
+        part = table[table["model"].astype(str) == model].sort_values("n_train")
+        x = part["n_train"].to_numpy(dtype=float)
+        style = {"color": palette[model], "marker": "o", "label": model}
+        acc_ax.plot(x, part["accuracy"], **style)
+        if {"low", "high"} <= set(part.columns):
+            acc_ax.fill_between(x, part["low"], part["high"], color=palette[model], alpha=0.15, linewidth=0)
+        fit_ax.plot(x, part["train_seconds"], **style)
+        pred_ax.plot(x, part["predict_ms_per_image"], **style)
+    acc_ax.set_xscale("log")
+    acc_ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
+    for ax in (fit_ax, pred_ax):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    for ax in (acc_ax, fit_ax, pred_ax):
+        ax.grid(alpha=0.3, which="both")
+    xlabel = "training images"
+    _finish(acc_ax, title="Test accuracy", xlabel=xlabel, ylabel="accuracy")
+    _finish(fit_ax, title="Training time", xlabel=xlabel, ylabel="seconds (fit)")
+    n_test = table.attrs.get("n_test")
+    per = f"ms per test image ({n_test:,} at once)" if n_test else "ms per test image"
+    _finish(pred_ax, title="Prediction time", xlabel=xlabel, ylabel=per)
+    pred_ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    return fig
