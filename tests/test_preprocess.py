@@ -10,7 +10,7 @@ def _sheared_bar(shear: float, size: int = 28) -> np.ndarray:
     """A vertical bar whose column drifts by `shear` pixels per row (uint8 image)."""
     image = np.zeros((size, size), dtype=np.uint8)
     for row in range(4, size - 4):
-        col = int(round(size / 2 + shear * (row - size / 2)))
+        col = round(size / 2 + shear * (row - size / 2))
         image[row, col - 1:col + 2] = 255
     return image
 

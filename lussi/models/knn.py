@@ -100,7 +100,8 @@ class KNNConfig:
         if self.scale not in SCALES:
             raise ValueError(f"scale must be one of {SCALES}, got {self.scale!r}")
         if not isinstance(self.deskew, (bool, np.bool_)):
-            raise ValueError(f"deskew must be True or False, got {self.deskew!r}")
+            # ValueError like every other config check, so callers catch one type.
+            raise ValueError(f"deskew must be True or False, got {self.deskew!r}")  # noqa: TRY004
         if isinstance(self.blur_sigma, bool) or not isinstance(self.blur_sigma, (int, float, np.number)) or not (
             np.isfinite(self.blur_sigma) and self.blur_sigma >= 0
         ):
@@ -117,7 +118,7 @@ class KNNConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "KNNConfig":
+    def from_dict(cls, data: dict) -> KNNConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error."""
         unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
@@ -212,7 +213,7 @@ class KNNModel:
         self._fitted = False
 
     # ----------------------------------------------------------------- fitting
-    def fit(self, images, labels, *, progress: bool = False) -> "KNNModel":
+    def fit(self, images, labels, *, progress: bool = False) -> KNNModel:
         """Store the (preprocessed, possibly augmented) training images.
 
         Parameters
@@ -425,8 +426,10 @@ class KNNModel:
     def nbytes(self) -> int:
         """Bytes of stored arrays (training features, labels, maps, scaler/PCA) plus the search index."""
         self._check_fitted()
-        extra = getattr(self._index, "nbytes", 0) if isinstance(getattr(self._index, "nbytes", 0), int) else 0
-        return int(sum(a.nbytes for a in self._arrays().values()) + extra)
+        from lussi.models.search import BoundIndex
+
+        index_bytes = self._index.nbytes if isinstance(self._index, BoundIndex) else 0
+        return int(sum(a.nbytes for a in self._arrays().values()) + index_bytes)
 
     def save(self, directory) -> None:
         """Write ``knn.npz`` (arrays, no pickle) and ``knn.json`` (config) into an existing empty directory."""
@@ -441,7 +444,7 @@ class KNNModel:
         (directory / _JSON_NAME).write_text(json.dumps(meta, indent=2) + "\n")
 
     @classmethod
-    def load(cls, directory) -> "KNNModel":
+    def load(cls, directory) -> KNNModel:
         """Read a model written by :meth:`save` (``np.load(allow_pickle=False)``)."""
         directory = Path(directory)
         meta_path, npz_path = directory / _JSON_NAME, directory / _NPZ_NAME

@@ -172,7 +172,11 @@ class BoundIndex:
         if self.n_components < n_features:
             # float32 is plenty here: the basis only has to be (numerically) orthogonal, not accurate.
             centred = (sample - self.mean).astype(np.float32)
-            _, vectors = np.linalg.eigh((centred.T @ centred).astype(np.float64))
+            from threadpoolctl import threadpool_limits
+
+            # A 784x784 eigh is ~0.15 s on one BLAS thread but seconds with two contending threads.
+            with threadpool_limits(1):
+                _, vectors = np.linalg.eigh((centred.T @ centred).astype(np.float64))
             self.basis = np.ascontiguousarray(vectors[:, ::-1][:, :self.n_components], dtype=np.float32)
         else:
             self.basis = np.eye(n_features, dtype=np.float32)
