@@ -34,6 +34,21 @@ class Profile:
         Seconds spent timing one (model, batch size) cell, beyond warm-up.
     seed : int
         Seed of splits, subsampling and training.
+    robustness_n_test : int
+        Test images perturbed for the robustness study (the first of the test split).
+    robustness_models : str
+        ``"headline"`` (best KNN and best network) or ``"all"``.
+    denoise_n_train, denoise_n_test : int
+        (noisy, clean) training pairs and scored test images of the KNN denoiser.
+    curve_sizes : tuple of int
+        Training-set sizes of the learning curves (KNN and MLP); the study's
+        own models add the full training split as the last point.
+    curve_cnn_sizes : tuple of int
+        Sizes at which the CNN is trained for the curve (it is the slowest).
+    curve_min_steps, curve_max_epochs : int
+        Optimizer-step floor and epoch cap of the curve's networks.
+    drawn_styles : tuple of str
+        Styles of code-drawn digits (keys of :data:`lussi.handwriting.DRAWN_STYLES`).
     """
 
     name: str
@@ -45,6 +60,15 @@ class Profile:
     latency_batch_sizes: tuple[int, ...] = (1, 10, 100, 1000, 10000)
     latency_budget_s: float = 2.0
     seed: int = 0
+    robustness_n_test: int = 2000
+    robustness_models: str = "headline"
+    denoise_n_train: int = 20000
+    denoise_n_test: int = 2000
+    curve_sizes: tuple[int, ...] = (500, 1000, 2000, 5000, 10000, 30000)
+    curve_cnn_sizes: tuple[int, ...] = (500, 2000, 10000)
+    curve_min_steps: int = 1000
+    curve_max_epochs: int = 50
+    drawn_styles: tuple[str, ...] = ("font", "pen", "photo", "thin pen photo")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -64,6 +88,14 @@ PROFILES = {
         knn_ks=(1, 3, 5, 7),
         latency_batch_sizes=(1, 10, 100, 1000),
         latency_budget_s=0.3,
+        robustness_n_test=500,
+        denoise_n_train=2000,
+        denoise_n_test=500,
+        curve_sizes=(500, 2000),
+        curve_cnn_sizes=(),
+        curve_min_steps=200,
+        curve_max_epochs=10,
+        drawn_styles=("font", "pen", "photo"),
     ),
 }
 

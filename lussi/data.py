@@ -36,6 +36,7 @@ __all__ = [
     "load_digits_dataset",
     "load_idx_dataset",
     "read_idx",
+    "sha256_file",
     "verify_checksums",
     "write_idx",
 ]
@@ -171,7 +172,8 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
     return path
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -215,7 +217,7 @@ def verify_checksums(directory: str | os.PathLike, *, sums_file: str = "SHA256SU
         target = directory / name
         if not target.is_file():
             raise DataError(f"{target}: listed in {sums_file} but missing")
-        actual = _sha256(target)
+        actual = sha256_file(target)
         if actual != expected:
             raise DataError(
                 f"{target}: checksum mismatch: expected sha256 {expected}, got {actual}; "
@@ -610,7 +612,7 @@ def download_mnist(
     written = []
     for name, expected in files.items():
         target = directory / name
-        if target.is_file() and _sha256(target) == expected:
+        if target.is_file() and sha256_file(target) == expected:
             written.append(target)
             continue
         failures = []
@@ -707,7 +709,7 @@ def load_dataset(
             )
         if verify:
             for file_name, expected in MNIST_FILES.items():
-                actual = _sha256(directory / file_name)
+                actual = sha256_file(directory / file_name)
                 if actual != expected:
                     raise DataError(
                         f"{directory / file_name}: checksum mismatch: expected sha256 {expected}, got {actual}; "

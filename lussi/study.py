@@ -31,7 +31,7 @@ from .config import Profile, get_profile
 from .data import Dataset, load_dataset
 from .models.train import TestPredictions, TrainedModel, predict_test, train_knn, train_neural_network
 
-__all__ = ["ModelSpec", "StudyResults", "run_study", "study_models"]
+__all__ = ["ModelSpec", "StudyResults", "compute_extras", "digit_classes", "run_study", "study_models"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +102,21 @@ class StudyResults:
     hardware : dict
     seconds : float
         Wall time of :func:`run_study`.
+    robustness : DataFrame or None
+        Accuracy under perturbations (see :func:`lussi.robustness.robustness_table`),
+        ``model`` column holding model names; None when extras were not computed.
+    denoise : DenoiseResult or None
+        The KNN denoiser demonstration (see :func:`lussi.robustness.denoise_demo`).
+    learning : DataFrame or None
+        Learning curves (see :func:`lussi.learning.learning_curve`), ``model``
+        column holding model names; each model's largest point is the study's own model.
+    drawn : DrawnDigits or None
+        Digits drawn by code and converted like MNIST; None when the classes are not the digits 0-9.
+    drawn_predictions : DataFrame or None
+        Every model's prediction of each drawn digit (see :func:`lussi.handwriting.predict_drawn_digits`).
+    extras : dict
+        Per extra: ``computed`` (bool), ``seconds`` (cold computation time) and,
+        when it cannot apply to this dataset, ``reason``.
     """
 
     profile: Profile
@@ -113,6 +128,12 @@ class StudyResults:
     seed_split: dict | None = None
     hardware: dict = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
+    robustness: object = None
+    denoise: object = None
+    learning: object = None
+    drawn: object = None
+    drawn_predictions: object = None
+    extras: dict = dataclasses.field(default_factory=dict)
 
     # ------------------------------------------------------------------ lookups
 
@@ -284,6 +305,207 @@ def _seed_split(dataset: Dataset, profile: Profile, cache: Cache, rebuild: bool)
     return cache.get_or_build("seedsplit", material, build, rebuild=rebuild).record
 
 
+# --------------------------------------------------------------------------- extras
+
+EXTRAS_VERSION = 1
+
+
+def _records(table) -> dict:
+    """A DataFrame as JSON-ready records with its column order (the cache's JSON sorts keys)."""
+    return {"columns": [str(c) for c in table.columns], "records": table.to_dict(orient="records")}
+
+
+def _frame(stored: dict):
+    import pandas as pd
+
+    return pd.DataFrame(stored["records"], columns=stored["columns"])
+
+
+def _robustness(study: StudyResults, cache: Cache, progress: bool, rebuild: bool):
+    """Accuracy of the chosen models on perturbed copies of (a stratified subset of) the test split."""
+
+    from .robustness import default_perturbations, robustness_table
+
+    profile, dataset = study.profile, study.dataset
+    names = list(study.models) if profile.robustness_models == "all" else list(dict.fromkeys(study.headline))
+    subset = dataset.subset(n_test=min(profile.robustness_n_test, len(dataset.test_labels)), random_state=profile.seed)
+    perturbations = default_perturbations(dataset.image_shape)
+    material = {
+        "models": {name: study.models[name].entry.key for name in names},
+        "data": dataset.fingerprint,
+        "perturbations": [[p.name, p.level] for p in perturbations],
+        "n_test": len(subset.test_labels),
+        "seed": profile.seed,
+        "version": EXTRAS_VERSION,
+    }
+
+    def build(directory: Path) -> dict:
+        start = time.perf_counter()
+        table = robustness_table(
+            {name: study.models[name].model.predict for name in names}, subset.test_images, subset.test_labels,
+            perturbations=perturbations, random_state=profile.seed, progress=progress,
+        )
+        return {"table": _records(table), "seconds": time.perf_counter() - start}
+
+    entry = cache.get_or_build("robustness", material, build, rebuild=rebuild)
+    return _frame(entry.record["table"]), float(entry.record["seconds"])
+
+
+def _denoise(study: StudyResults, cache: Cache, rebuild: bool):
+    """The KNN denoiser of the seed study's noise, trained on training pairs, scored on test images."""
+    from .models.train import library_versions
+    from .robustness import DenoiseResult, denoise_demo
+
+    profile, dataset = study.profile, study.dataset
+    options = {"n_train": profile.denoise_n_train, "n_test": profile.denoise_n_test, "n_show": 10, "n_neighbors": 5}
+    material = {"data": dataset.fingerprint, **options, "seed": profile.seed,
+                "versions": library_versions("knn"), "version": EXTRAS_VERSION}
+
+    def build(directory: Path) -> dict:
+        start = time.perf_counter()
+        result = denoise_demo(dataset.train_images, dataset.test_images, **options, random_state=profile.seed)
+        return {**result.to_record(), "seconds": time.perf_counter() - start}
+
+    record = dict(cache.get_or_build("denoise", material, build, rebuild=rebuild).record)
+    seconds = float(record.pop("seconds"))
+    return DenoiseResult.from_record(record), seconds
+
+
+def _curve_models(study: StudyResults) -> dict[str, tuple[int, ...]]:
+    """Models of the learning curve and the sizes each is trained at (the study adds the full split)."""
+    profile = study.profile
+    n_train = len(study.dataset.train_labels)
+    plan = {"knn": profile.curve_sizes, "mlp": profile.curve_sizes, "cnn": profile.curve_cnn_sizes}
+    return {
+        name: tuple(sorted({int(n) for n in sizes if n < n_train}))
+        for name, sizes in plan.items() if name in study.models and sizes
+    }
+
+
+def _learning(study: StudyResults, cache: Cache, progress: bool, rebuild: bool):
+    """Learning curves: fresh models on nested subsets, plus the study's own model as the full-split point."""
+    import pandas as pd
+
+    from .learning import curve_row, knn_factory, learning_curve, network_factory
+    from .models.knn import KNNConfig
+    from .models.network import NetworkConfig
+    from .models.train import library_versions
+    from .timing import hardware_info
+
+    profile, dataset = study.profile, study.dataset
+    hardware = hardware_info()
+    frames, seconds = [], 0.0
+    for name, sizes in _curve_models(study).items():
+        trained = study.models[name]
+        if not sizes:
+            continue
+        if trained.family == "knn":
+            config = KNNConfig.from_dict(trained.config)
+            factory_material = {"config": config.to_dict()}
+            factory = knn_factory(config)
+        else:
+            config = NetworkConfig.from_dict(trained.config)
+            factory_material = {"config": config.to_dict(), "min_steps": profile.curve_min_steps,
+                                "max_epochs": profile.curve_max_epochs, "sizes": list(sizes)}
+            factory = network_factory(config, min_steps=profile.curve_min_steps, max_epochs=profile.curve_max_epochs,
+                                      sizes=sizes, validation_fraction=profile.validation_fraction)
+        material = {
+            "data": dataset.fingerprint, "sizes": list(sizes), "factory": factory_material,
+            "validation_fraction": profile.validation_fraction, "seed": profile.seed,
+            "versions": library_versions(trained.family), "cpu": hardware.get("cpu_model"),
+            "cores": hardware.get("logical_cores"), "version": EXTRAS_VERSION,
+        }
+
+        def build(directory: Path, sizes=sizes, factory=factory, name=name) -> dict:
+            start = time.perf_counter()
+            table = learning_curve(dataset, sizes, {name: factory}, validation_fraction=profile.validation_fraction,
+                                   random_state=profile.seed, progress=progress)
+            return {"table": _records(table), "seconds": time.perf_counter() - start}
+
+        entry = cache.get_or_build(f"curve-{name}", material, build, rebuild=rebuild)
+        frames.append(_frame(entry.record["table"]))
+        seconds += float(entry.record["seconds"])
+    # The full-split point is the study's model itself: same split, seed and epochs as a retrain would use.
+    rows = []
+    for name in _curve_models(study):
+        trained, predictions = study.models[name], study.predictions[name]
+        epochs = trained.config.get("epochs") if trained.family == "network" else None
+        rows.append(curve_row(
+            name, len(dataset.train_labels), dataset.test_labels, predictions.labels,
+            train_seconds=trained.training_seconds, predict_seconds=predictions.seconds,
+            n_fit=trained.record.get("n_fit") if trained.family == "network" else None, epochs=epochs,
+            validation_accuracy=trained.record.get("validation_accuracy"),
+        ))
+    frames.append(pd.DataFrame(rows))
+    frames = [frame for frame in frames if not frame.empty]
+    table = pd.concat(frames, ignore_index=True).sort_values(["model", "n_train"], ignore_index=True)
+    return table, seconds
+
+
+def digit_classes(dataset: Dataset) -> bool:
+    """Whether the dataset's classes are the digits 0-9 in order (what drawn digits can be scored against)."""
+    return tuple(dataset.class_names) == tuple(str(d) for d in range(10))
+
+
+def _drawn(study: StudyResults, cache: Cache, rebuild: bool):
+    """Digits drawn by code, converted like the dataset's images and predicted by every model."""
+
+    from .handwriting import drawn_digits, predict_drawn_digits
+
+    profile, dataset = study.profile, study.dataset
+    size = dataset.image_shape[0]
+    options = {"styles": list(profile.drawn_styles), "seed": profile.seed, "size": size}
+    material = {"models": {name: t.entry.key for name, t in study.models.items()}, **options,
+                "version": EXTRAS_VERSION}
+    # Drawing is deterministic and takes about a second, so the drawings are redrawn rather than stored.
+    drawn = drawn_digits(styles=tuple(options["styles"]), seed=profile.seed, size=size)
+
+    def build(directory: Path) -> dict:
+        start = time.perf_counter()
+        table = predict_drawn_digits(drawn, {name: t.model for name, t in study.models.items()})
+        return {"table": _records(table), "seconds": time.perf_counter() - start}
+
+    entry = cache.get_or_build("drawn", material, build, rebuild=rebuild)
+    return drawn, _frame(entry.record["table"]), float(entry.record["seconds"])
+
+
+def compute_extras(study: StudyResults, *, cache: Cache, progress: bool = True, rebuild: bool = False,
+                   log: Callable[[str], None] = lambda line: None) -> StudyResults:
+    """Fill ``study``'s robustness, denoising, learning-curve and drawn-digit fields (cached).
+
+    Parameters
+    ----------
+    study : StudyResults
+    cache : Cache
+    progress : bool
+    rebuild : bool
+    log : callable
+
+    Returns
+    -------
+    StudyResults
+        ``study`` itself, updated.
+    """
+    extras = {}
+    log("robustness to noise, shifts and rotations")
+    study.robustness, extras["robustness"] = _robustness(study, cache, progress, rebuild)
+    log("KNN denoiser")
+    study.denoise, extras["denoise"] = _denoise(study, cache, rebuild)
+    log("learning curves")
+    study.learning, extras["learning"] = _learning(study, cache, progress, rebuild)
+    h, w = study.dataset.image_shape
+    if not digit_classes(study.dataset):
+        study.extras["drawn"] = {"computed": False, "seconds": 0.0, "reason": "classes"}
+    elif h != w:
+        study.extras["drawn"] = {"computed": False, "seconds": 0.0, "reason": "shape"}
+    else:
+        log("digits drawn by code")
+        study.drawn, study.drawn_predictions, extras["drawn"] = _drawn(study, cache, rebuild)
+    for name, seconds in extras.items():
+        study.extras[name] = {"computed": True, "seconds": seconds}
+    return study
+
+
 def run_study(
     profile: str | Profile = "full",
     *,
@@ -292,6 +514,7 @@ def run_study(
     cache: Cache | str | os.PathLike | None = None,
     rebuild: bool = False,
     timing: bool = True,
+    extras: bool = False,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> StudyResults:
@@ -310,6 +533,9 @@ def run_study(
         Retrain and re-measure everything.
     timing : bool
         Run the latency sweep.
+    extras : bool
+        Also compute (or load) robustness, the KNN denoiser, learning curves and
+        drawn digits (:func:`compute_extras`); sized by the profile.
     progress : bool
         Progress bars on stderr.
     log : callable, optional
@@ -361,7 +587,7 @@ def run_study(
         seed_split = _seed_split(dataset, profile, cache, rebuild)
     hardware = _hardware()
     hardware["latency_measured_at"] = measured_at
-    return StudyResults(
+    study = StudyResults(
         profile=profile,
         dataset=dataset,
         specs=specs,
@@ -370,5 +596,8 @@ def run_study(
         latency=latency,
         seed_split=seed_split,
         hardware=hardware,
-        seconds=time.perf_counter() - start,
     )
+    if extras:
+        compute_extras(study, cache=cache, progress=progress, rebuild=rebuild, log=log)
+    study.seconds = time.perf_counter() - start
+    return study

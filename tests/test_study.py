@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lussi.cache import Cache
@@ -17,7 +18,7 @@ from lussi.study import run_study, study_models
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     cache = Cache(tmp_path_factory.mktemp("cache"))
-    return run_study("quick", dataset="digits", cache=cache, progress=False)
+    return run_study("quick", dataset="digits", cache=cache, progress=False, extras=True)
 
 
 def test_every_model_trained_and_predicted_once(study):
@@ -31,6 +32,7 @@ def test_every_model_trained_and_predicted_once(study):
     again = run_study("quick", dataset="digits", cache=Cache(next(iter(study.models.values())).entry.path.parent),
                       progress=False)
     assert all(t.entry.hit for t in again.models.values())
+    assert again.robustness is None and again.learning is None and again.extras == {}  # extras are opt-in
     assert all(p.cached for p in again.predictions.values())
     for name in study.names:
         np.testing.assert_array_equal(again.predicted(name), study.predicted(name))
@@ -64,7 +66,7 @@ def test_summary_text_quotes_the_facts(study):
     assert pct(facts["knn"]["accuracy"]) in text and pct(facts["net"]["accuracy"]) in text
     assert facts["recommendation"]["pick_label"] in text
     assert not re.search(r"\{\{|\}\}|\{%", text)
-    for name in ("data", "method", "speed", "summary_slides"):
+    for name in ("data", "method", "speed", "summary_slides", "handwriting", "errors", "robustness", "learning"):
         assert render_text(name, facts).strip()
 
 
@@ -85,3 +87,102 @@ def test_views_produce_html_and_figures(study):
         views.confusion_figure(study, knn, "counts"), views.confusion_figure(study, net, "errors"),
     ):
         assert isinstance(figure, Figure)
+
+
+# --------------------------------------------------------------------------- beyond the seed study
+
+
+def test_extras_are_cached(study):
+    cache = Cache(next(iter(study.models.values())).entry.path.parent)
+    again = run_study("quick", dataset="digits", cache=cache, progress=False, extras=True, timing=False)
+    pd.testing.assert_frame_equal(again.robustness, study.robustness)
+    pd.testing.assert_frame_equal(again.learning.drop(columns=["train_seconds", "predict_seconds"]),
+                                  study.learning.drop(columns=["train_seconds", "predict_seconds"]))
+    np.testing.assert_array_equal(again.denoise.denoised, study.denoise.denoised)
+    pd.testing.assert_frame_equal(again.drawn_predictions, study.drawn_predictions)
+    assert set(study.extras) == {"robustness", "denoise", "learning", "drawn"}
+    assert all(info["computed"] for info in study.extras.values())
+
+
+def test_robustness_level_zero_is_the_clean_test_accuracy(study):
+    table = study.robustness
+    assert set(table["model"]) == set(study.headline)
+    assert (table["n"] == len(study.y_test)).all()  # digits' test split is smaller than the profile's subset
+    for (kind, model), part in table.groupby(["perturbation", "model"]):
+        clean = part.loc[part["level"].idxmin(), "accuracy"]
+        assert clean == pytest.approx(np.mean(study.predicted(model) == study.y_test)), kind
+    noisy = table[(table["perturbation"] == "gaussian noise")].groupby("model")["accuracy"]
+    assert (noisy.last() <= noisy.first()).all()  # sigma 128 hurts every model
+
+
+def test_learning_curve_ends_at_the_study_models(study):
+    table = study.learning
+    n_train = len(study.dataset.train_labels)
+    assert set(table["model"]) == {"knn", "mlp"}  # the quick profile trains no CNN curve
+    for name, part in table.groupby("model"):
+        assert list(part["n_train"]) == sorted(part["n_train"]) and part["n_train"].iloc[-1] == n_train
+        assert part["accuracy"].iloc[-1] == pytest.approx(np.mean(study.predicted(name) == study.y_test))
+        assert set(part["n_train"].iloc[:-1]) == {n for n in study.profile.curve_sizes if n < n_train}
+        assert ((part["low"] <= part["accuracy"]) & (part["accuracy"] <= part["high"])).all()
+    facts = summary_facts(study)["learning"]
+    assert facts["largest"]["n_train"] == n_train and facts["sizes"] == sorted(facts["sizes"])
+
+
+def test_denoiser_reduces_the_error(study):
+    d = study.denoise
+    assert d.mse_denoised < d.mse_noisy and d.psnr_denoised > d.psnr_noisy
+    assert d.n_test == min(study.profile.denoise_n_test, len(study.y_test))
+    assert d.noisy.shape == d.denoised.shape == d.clean.shape == (10, *study.dataset.image_shape)
+
+
+def test_drawn_digits_are_predicted_by_every_model(study):
+    table = study.drawn_predictions
+    assert len(table) == len(study.drawn.labels) * len(study.models)
+    assert list(dict.fromkeys(study.drawn.styles)) == list(study.profile.drawn_styles)
+    assert study.drawn.images.shape[1:] == study.dataset.image_shape
+    for name, trained in study.models.items():
+        rows = table[table["model"] == name]
+        np.testing.assert_array_equal(rows["predicted"].to_numpy(), trained.model.predict(study.drawn.images))
+        np.testing.assert_array_equal(rows["correct"].to_numpy(), rows["predicted"].to_numpy() == study.drawn.labels)
+    facts = summary_facts(study)["drawn"]
+    assert facts["applicable"]
+    assert facts["accuracy"][name] == pytest.approx(table[table["model"] == name]["correct"].mean())
+
+
+def test_auc_facts_match_sklearn(study):
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    facts = summary_facts(study)["errors"]
+    for key, name in zip(("knn", "net"), study.headline):
+        proba = study.predictions[name].probabilities
+        aucs = [roc_auc_score(study.y_test == c, proba[:, c]) for c in range(study.dataset.n_classes)]
+        aps = [average_precision_score(study.y_test == c, proba[:, c]) for c in range(study.dataset.n_classes)]
+        assert 0 <= min(aucs) and max(aucs) <= 1
+        assert facts[key]["mean_roc_auc"] == pytest.approx(np.mean(aucs))
+        assert facts[key]["worst_roc_auc"] == pytest.approx(min(aucs))
+        assert facts[key]["worst_roc_class"] == study.dataset.class_names[int(np.argmin(aucs))]
+        assert facts[key]["mean_average_precision"] == pytest.approx(np.mean(aps))
+        assert facts[key]["errors"] == int(np.sum(study.predicted(name) != study.y_test))
+    text = render_text("errors", summary_facts(study))
+    assert str(round(facts["knn"]["mean_roc_auc"], 4)) in text
+
+
+def test_extra_views(study):
+    from matplotlib.figure import Figure
+
+    knn, net = study.headline
+    for html in (
+        views.drawn_digits_gallery(study), views.drawn_digits_table(study), views.error_explanations(study, n=2),
+        views.auc_table(study), views.robustness_table(study), views.denoise_gallery(study),
+        views.learning_table(study),
+    ):
+        assert isinstance(html, str) and "<" in html and "http" not in html
+    explained = views.error_explanations(study, n=2)
+    assert explained.count('class="lussi-explanation"') == min(2, int(np.sum(study.predicted(knn) != study.y_test)))
+    assert "<h1" not in explained and "<h2" not in explained  # fragments add nothing to the table of contents
+    assert study.label(net) in views.drawn_digits_table(study)
+    for figure in (views.one_vs_rest_figure(study, "roc"), views.one_vs_rest_figure(study, "pr"),
+                   views.robustness_figure(study), views.learning_figure(study)):
+        assert isinstance(figure, Figure)
+    legend = [t.get_text() for t in views.one_vs_rest_figure(study, "roc").axes[0].get_legend().get_texts()]
+    assert len(legend) == study.dataset.n_classes and legend[0].startswith(study.dataset.class_names[0] + ":")

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-__all__ = ["SIGNIFICANCE_LEVEL", "summary_facts"]
+__all__ = ["SIGNIFICANCE_LEVEL", "curve_pair", "extras_facts", "summary_facts"]
 
 SIGNIFICANCE_LEVEL = 0.05
 
@@ -74,6 +74,115 @@ def _latency_facts(study, a: str, b: str) -> list[dict]:
     return rows
 
 
+def curve_pair(study) -> tuple[str, str] | None:
+    """(KNN, network) compared by the learning-curve text: the headline models when both have a curve.
+
+    Falls back to the raw-pixel KNN and the seed MLP (the models every profile
+    trains at several sizes); None when the study has no learning curve.
+    """
+    table = study.learning
+    if table is None or table.empty:
+        return None
+    sizes = table.groupby("model")["n_train"].nunique().to_dict()
+    knn, net = study.headline
+    knn = knn if sizes.get(knn, 0) > 1 else "knn"
+    net = net if sizes.get(net, 0) > 1 else "mlp"
+    return (knn, net) if knn in sizes and net in sizes else None
+
+
+def _error_facts(study, knn: str, net: str) -> dict:
+    from .extras import auc_table
+
+    y = study.y_test
+    table = auc_table(y, {name: study.predictions[name].probabilities for name in (knn, net)},
+                      class_names=study.dataset.class_names)
+    out = {"n_test": len(y)}
+    for key, name in (("knn", knn), ("net", net)):
+        part = table[table["model"] == name]
+        worst = part.sort_values("roc_auc", kind="stable").iloc[0]
+        worst_ap = part.sort_values("average_precision", kind="stable").iloc[0]
+        out[key] = {
+            "name": name,
+            "mean_roc_auc": float(part["roc_auc"].mean()),
+            "mean_average_precision": float(part["average_precision"].mean()),
+            "worst_roc_class": str(worst["digit"]),
+            "worst_roc_auc": float(worst["roc_auc"]),
+            "worst_ap_class": str(worst_ap["digit"]),
+            "worst_ap": float(worst_ap["average_precision"]),
+            "errors": int(np.sum(study.predicted(name) != y)),
+            # A KNN's vote shares take few values, so many images tie at the same score.
+            "distinct_scores": len(np.unique(study.predictions[name].probabilities)),
+        }
+    knn_wrong = study.predicted(knn) != y
+    out["knn_wrong_net_right"] = int(np.sum(knn_wrong & (study.predicted(net) == y)))
+    out["both_wrong"] = int(np.sum(knn_wrong & (study.predicted(net) != y)))
+    return out
+
+
+def _drawn_facts(study) -> dict:
+    info = study.extras.get("drawn", {})
+    if study.drawn_predictions is None:
+        return {"applicable": False, "reason": info.get("reason", "not computed"),
+                "class_names": list(study.dataset.class_names)}
+    from ..handwriting import drawn_digits_accuracy
+
+    table = study.drawn_predictions
+    accuracy = drawn_digits_accuracy(table)
+    overall = {name: float(accuracy.loc["all", name]) for name in accuracy.columns}
+    best = max(overall, key=overall.get)
+    knn, net = study.headline
+    return {
+        "applicable": True,
+        "reason": None,
+        "n": len(study.drawn.labels),
+        "styles": list(dict.fromkeys(study.drawn.styles)),
+        "per_style": int(len(study.drawn.labels) // max(1, len(set(study.drawn.styles)))),
+        "accuracy": overall,
+        "best": best,
+        "knn": overall[knn],
+        "net": overall[net],
+        "by_style": {style: {name: float(accuracy.loc[style, name]) for name in accuracy.columns}
+                     for style in accuracy.index if style != "all"},
+    }
+
+
+def extras_facts(study) -> dict:
+    """Facts of the sections beyond the seed study; None for each extra that was not computed.
+
+    Returns
+    -------
+    dict
+        ``labels`` (model name -> label), ``errors`` (AUCs of the headline pair),
+        ``robustness`` (:func:`lussi.robustness.robustness_facts` of the headline
+        pair), ``denoise`` (the denoiser's scores), ``learning``
+        (:func:`lussi.learning.learning_facts`), ``drawn`` (drawn-digit
+        accuracies, or ``applicable: False`` with a ``reason``) and ``extras_seconds``.
+    """
+    from ..learning import learning_facts
+    from ..robustness import robustness_facts
+
+    knn, net = study.headline
+    robustness = None
+    if study.robustness is not None and {knn, net} <= set(study.robustness["model"]):
+        robustness = robustness_facts(study.robustness, knn, net)
+    denoise = None
+    if study.denoise is not None:
+        d = study.denoise
+        denoise = {key: getattr(d, key) for key in
+                   ("mse_noisy", "mse_denoised", "psnr_noisy", "psnr_denoised", "n_train", "n_test", "n_neighbors")}
+    pair = curve_pair(study)
+    learning = learning_facts(study.learning, *pair) if pair else None
+    return {
+        "labels": study.labels,
+        "errors": _error_facts(study, knn, net),
+        "robustness": robustness,
+        "denoise": denoise,
+        "learning": learning,
+        "drawn": _drawn_facts(study),
+        "extras_seconds": {name: info.get("seconds", 0.0) for name, info in study.extras.items()},
+    }
+
+
 def summary_facts(study) -> dict:
     """Everything the executive summary states, as plain numbers and names.
 
@@ -127,6 +236,7 @@ def summary_facts(study) -> dict:
         seed["corrected_weights"] = models["knn"]["config"].get("weights")
 
     return {
+        **extras_facts(study),
         "dataset": {
             **{k: v for k, v in described.items() if not k.endswith("class_counts")},
             "largest_class": study.dataset.class_names[int(counts.argmax())],

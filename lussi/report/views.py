@@ -20,21 +20,31 @@ __all__ = [
     "accuracy_figure",
     "accuracy_table",
     "architecture_table",
+    "auc_table",
     "class_balance",
     "colors",
     "confused_pairs",
     "confusion_figure",
+    "denoise_gallery",
     "digit_matrix",
     "disagreement_gallery",
+    "drawn_digits_gallery",
+    "drawn_digits_table",
+    "error_explanations",
     "k_sweep_figure",
     "k_sweep_table",
     "latency_figure",
     "latency_table",
+    "learning_figure",
+    "learning_table",
     "mcnemar_table",
     "misclassified_gallery",
+    "one_vs_rest_figure",
     "per_class_figure",
     "per_class_table",
     "reproducibility_table",
+    "robustness_figure",
+    "robustness_table",
     "sample_grid",
     "size_table",
     "text",
@@ -52,6 +62,12 @@ def text(study, name: str, **context) -> str:
     facts = study.__dict__.setdefault("_facts", None) or summary_facts(study)
     study.__dict__["_facts"] = facts
     return render_text(name, facts, **context)
+
+
+def _note(message: str) -> str:
+    import html
+
+    return f'<p class="lussi-note"><em>{html.escape(message)}</em></p>'
 
 
 # --------------------------------------------------------------------------- data
@@ -218,6 +234,8 @@ def misclassified_gallery(study, name: str, max_items: int = 40) -> str:
     ds = study.dataset
     predicted = study.predicted(name)
     idx = misclassified(ds.test_labels, predicted)[:max_items]
+    if len(idx) == 0:
+        return _note(f"{study.label(name)} gets every test image right.")
     captions = [f"{ds.class_names[ds.test_labels[i]]}→{ds.class_names[predicted[i]]}" for i in idx]
     return visualize.gallery_html(ds.test_images[idx], captions, max_items=max_items)
 
@@ -228,9 +246,117 @@ def disagreement_gallery(study, max_items: int = 40) -> str:
     ds = study.dataset
     a, b = study.predicted(knn), study.predicted(net)
     idx = np.flatnonzero(a != b)[:max_items]
+    if len(idx) == 0:
+        return _note("The two models give the same answer on every test image.")
     names = ds.class_names
     captions = [f"{names[ds.test_labels[i]]} | K{names[a[i]]} | N{names[b[i]]}" for i in idx]
     return visualize.gallery_html(ds.test_images[idx], captions, max_items=max_items)
+
+
+# --------------------------------------------------------------------------- beyond the seed study
+
+
+def _labelled(table: pd.DataFrame, study) -> pd.DataFrame:
+    table = table.copy()
+    table["model"] = [study.label(name) for name in table["model"]]
+    return table
+
+
+def drawn_digits_gallery(study, name: str | None = None) -> str:
+    """Digits drawn by code beside what the models see, captioned with ``name``'s answers (default: best network)."""
+    from ..handwriting import drawn_digits_html
+
+    if study.drawn_predictions is None:
+        return _note("Drawn digits do not apply to this dataset (see the text above).")
+    name = name or study.headline[1]
+    return drawn_digits_html(study.drawn, _labelled(study.drawn_predictions, study), model=study.label(name))
+
+
+def drawn_digits_table(study) -> str:
+    """Share of drawn digits each model reads correctly, by drawing style."""
+    from ..handwriting import drawn_digits_accuracy
+
+    if study.drawn_predictions is None:
+        return _note("Drawn digits do not apply to this dataset.")
+    table = drawn_digits_accuracy(_labelled(study.drawn_predictions, study)).reset_index()
+    return visualize.styled_table(table, percent_columns=[c for c in table.columns if c != "style"], precision=2)
+
+
+def error_explanations(study, n: int = 3) -> str:
+    """The best KNN's first ``n`` test mistakes: nearest training digits and both headline models' top classes."""
+    from .extras import error_explanations_html
+
+    return error_explanations_html(study, n=n)
+
+
+def _headline_probabilities(study) -> dict:
+    return {study.label(name): study.predictions[name].probabilities for name in study.headline}
+
+
+def one_vs_rest_figure(study, kind: str = "roc"):
+    """Per-class one-vs-rest ROC (``"roc"``) or precision–recall (``"pr"``) curves of the headline models."""
+    from .extras import plot_one_vs_rest
+
+    return plot_one_vs_rest(study.y_test, _headline_probabilities(study), class_names=study.dataset.class_names,
+                            kind=kind)
+
+
+def auc_table(study) -> str:
+    """ROC AUC and average precision per class of the headline models, side by side."""
+    from .extras import auc_table as compute
+
+    table = compute(study.y_test, _headline_probabilities(study), class_names=study.dataset.class_names)
+    wide = table.pivot(index="digit", columns="model", values=["roc_auc", "average_precision"])
+    names = {"roc_auc": "ROC AUC", "average_precision": "avg precision"}
+    wide.columns = [f"{names[metric]} · {model}" for metric, model in wide.columns]
+    order = {name: i for i, name in enumerate(study.dataset.class_names)}
+    wide = wide.reset_index().sort_values("digit", key=lambda col: col.map(order)).rename(columns={"digit": "class"})
+    return visualize.styled_table(wide, precision=4, highlight_max=[])
+
+
+def robustness_figure(study):
+    """Accuracy against the strength of each perturbation, with 95% bands."""
+    from ..robustness import plot_robustness
+
+    return plot_robustness(_labelled(study.robustness, study), colors=colors(study))
+
+
+def robustness_table(study) -> str:
+    """Accuracy of each model at each perturbation level."""
+    table = _labelled(study.robustness, study)
+    wide = table.pivot_table(index=["perturbation", "level", "label"], columns="model", values="accuracy", sort=False)
+    wide = wide.reset_index().drop(columns=["level"]).rename(columns={"label": "strength"})
+    models = [c for c in wide.columns if c not in ("perturbation", "strength")]
+    return visualize.styled_table(wide, percent_columns=models, precision=4)
+
+
+def denoise_gallery(study) -> str:
+    """Noisy test images, the KNN denoiser's output and the clean originals."""
+    from ..robustness import denoise_gallery_html
+
+    if study.denoise is None:
+        return _note("The denoiser was not computed for this rendering.")
+    return denoise_gallery_html(study.denoise)
+
+
+def learning_figure(study):
+    """Accuracy, training time and prediction time against training-set size."""
+    from ..learning import plot_learning_curves
+
+    return plot_learning_curves(_labelled(study.learning, study), colors=colors(study))
+
+
+def learning_table(study) -> str:
+    """Every point of the learning curves: size, accuracy with its interval, epochs and times."""
+    table = _labelled(study.learning, study)
+    table = table[["model", "n_train", "accuracy", "low", "high", "epochs", "train_seconds", "predict_ms_per_image"]]
+    table = table.assign(
+        epochs=["—" if pd.isna(v) else f"{v:.0f}" for v in table["epochs"]],
+        train_seconds=[seconds(v) for v in table["train_seconds"]],
+        predict_ms_per_image=[ms(v) for v in table["predict_ms_per_image"]],
+    ).rename(columns={"n_train": "training images", "low": "95% low", "high": "95% high",
+                      "train_seconds": "training", "predict_ms_per_image": "predict / image"})
+    return visualize.styled_table(table, percent_columns=["accuracy", "95% low", "95% high"], precision=4)
 
 
 # --------------------------------------------------------------------------- speed
