@@ -4,9 +4,10 @@ An entry is a directory ``<kind>-<key>`` whose name is a digest of everything
 that determines its contents (model configuration, data fingerprint, library
 versions), so changing a hyperparameter can never return a stale model. An
 entry is built in a temporary directory beside it and renamed into place, so
-a killed run leaves either a complete entry or none. ``MANIFEST.json`` records
-the sha256 of every file and the key material; an entry that does not match
-it is discarded with a warning and rebuilt. A per-entry ``fcntl`` lock makes
+a killed run leaves either a complete entry or none (the temporary directory
+is never read, and is removed the next time that entry is asked for).
+``MANIFEST.json`` records the sha256 of every file and the key material; an
+entry that does not match it is discarded with a warning and rebuilt. A per-entry ``fcntl`` lock makes
 concurrent processes build each entry once.
 
 Nothing here deserialises code: records are JSON, and the builders and loaders
@@ -28,6 +29,8 @@ import time
 import warnings
 from pathlib import Path
 from typing import Callable, Iterator
+
+from .data import sha256_file
 
 __all__ = ["Cache", "CacheEntry", "CacheError", "CacheWarning", "cache_key", "default_cache_dir"]
 
@@ -58,12 +61,6 @@ def cache_key(material: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync_tree(directory: Path) -> None:
@@ -143,9 +140,11 @@ class Cache:
                 f"cache directory {self.root} is writable by other users (mode {stat.S_IMODE(info.st_mode):o}); "
                 f"run `chmod go-w {self.root}` or use another directory"
             )
-        if not os.access(self.root, os.W_OK | os.X_OK):
+        # Readable too: a write-only directory would fail later, mid-run, listing or verifying entries.
+        if not os.access(self.root, os.R_OK | os.W_OK | os.X_OK):
             raise CacheError(
-                f"cache directory {self.root} is not writable; fix its permissions or set LUSSI_CACHE_DIR"
+                f"cache directory {self.root} is not writable or not readable; "
+                "fix its permissions or set LUSSI_CACHE_DIR"
             )
 
     # ------------------------------------------------------------------ entries
@@ -189,7 +188,7 @@ class Cache:
         if present != set(files):
             return None, f"{path} holds files {sorted(present ^ set(files))} not matching its manifest"
         for name, expected in files.items():
-            actual = _sha256(path / name)
+            actual = sha256_file(path / name)
             if actual != expected:
                 return None, f"{path / name}: sha256 {actual} does not match the recorded {expected}"
         try:
@@ -228,6 +227,10 @@ class Cache:
         name = f"{kind}-{key}"
         path = self.entry_path(kind, key)
         with self._lock(name):
+            # Builds of this entry only happen under its lock, so any temporary
+            # directory of it seen now was left by a killed process: never used, removed.
+            for leftover in self.root.glob(f".tmp-{name}-*"):
+                shutil.rmtree(leftover, ignore_errors=True)
             if not rebuild:
                 record, problem = self.verify(kind, key)
                 if record is not None:
@@ -240,7 +243,7 @@ class Cache:
                 record = build(temp)
                 (temp / RECORD).write_text(json.dumps(record, indent=2, sort_keys=True, default=str))
                 files = {
-                    str(p.relative_to(temp)): _sha256(p) for p in sorted(temp.rglob("*")) if p.is_file()
+                    str(p.relative_to(temp)): sha256_file(p) for p in sorted(temp.rglob("*")) if p.is_file()
                 }
                 manifest = {"kind": kind, "key": key, "material": material, "files": files, "created": time.time()}
                 (temp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))

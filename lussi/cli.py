@@ -199,7 +199,10 @@ def _cmd_render(args) -> int:
     formats = tuple(f.strip() for f in args.to.split(",") if f.strip())
     result = render_report(qmd, engine=args.engine, formats=formats, params=params, progress=not args.quiet)
     for fmt, path in result.outputs.items():
-        print(f"{fmt}: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+        try:
+            print(f"{fmt}: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+        except FileNotFoundError:  # another render of the same .qmd started and removed it since
+            print(f"{fmt}: {path} (already replaced by a concurrent render)")
     print(f"rendered with {result.engine} in {result.seconds:.1f} s")
     return 0
 

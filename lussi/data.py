@@ -580,7 +580,8 @@ def download_mnist(
         File name to expected sha256; defaults to :data:`MNIST_FILES`.
     opener : callable, optional
         ``opener(url, timeout=...)`` returning a file-like response;
-        defaults to :func:`urllib.request.urlopen` (tests pass a fake).
+        defaults to urllib's opener with redirects restricted to https
+        (tests pass a fake).
     max_bytes : int
         Refuse a response larger than this.
     timeout : float
@@ -607,7 +608,7 @@ def download_mnist(
     for mirror in mirrors:
         if urllib.parse.urlparse(mirror).scheme != "https":
             raise DataError(f"refusing mirror {mirror!r}: only https mirrors are allowed")
-    opener = opener or urllib.request.urlopen
+    opener = opener or _https_only_opener()
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, expected in files.items():
@@ -615,6 +616,8 @@ def download_mnist(
         if target.is_file() and sha256_file(target) == expected:
             written.append(target)
             continue
+        for stale in directory.glob(f".{name}.*.part"):  # left by a download that was killed
+            stale.unlink(missing_ok=True)
         failures = []
         for mirror in mirrors:
             url = urllib.parse.urljoin(mirror, name)
@@ -628,6 +631,19 @@ def download_mnist(
         else:
             raise DataError(f"could not download {name}:\n  " + "\n  ".join(failures))
     return written
+
+
+def _https_only_opener():
+    """``urlopen`` that refuses a redirect away from https (the default follows https -> http)."""
+    import urllib.request
+
+    class HttpsOnlyRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req, fp, code, msg, headers, newurl):
+            if urllib.parse.urlparse(newurl).scheme != "https":
+                raise DataError(f"refusing redirect to {newurl}: only https is allowed")
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    return urllib.request.build_opener(HttpsOnlyRedirect).open
 
 
 def _download_one(url, target: Path, expected: str, opener, max_bytes: int, timeout: float, progress: bool):

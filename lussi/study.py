@@ -551,6 +551,7 @@ def run_study(
     profile = get_profile(profile)
     if not isinstance(cache, Cache):
         cache = Cache(cache)
+    cache.clean_temporary()  # leftovers of builds killed more than an hour ago
     if log is None:
         log = (lambda line: print(line, file=sys.stderr, flush=True)) if progress else (lambda line: None)
     if not isinstance(dataset, Dataset):

@@ -303,3 +303,26 @@ def test_check_images_conversion_rules():
 def test_check_images_rejects(images, message):
     with pytest.raises(ValueError, match=message):
         check_images(images, (28, 28))
+
+
+def test_default_opener_refuses_redirects_away_from_https():
+    import urllib.request
+
+    from lussi.data import _https_only_opener
+
+    opener = _https_only_opener()
+    handler = next(h for h in opener.__self__.handlers if isinstance(h, urllib.request.HTTPRedirectHandler))
+    request = urllib.request.Request("https://mirror.example/train-images-idx3-ubyte.gz")
+    with pytest.raises(DataError, match="refusing redirect to http://evil.example/x"):
+        handler.redirect_request(request, None, 302, "Found", {}, "http://evil.example/x")
+    followed = handler.redirect_request(request, None, 302, "Found", {}, "https://other.example/x")
+    assert followed.full_url == "https://other.example/x"
+
+
+def test_stale_partial_downloads_are_removed(tmp_path):
+    payloads, sums = _fake_files()
+    stale = tmp_path / ".train-images-idx3-ubyte.gz.abc123.part"
+    stale.write_bytes(b"half a file")
+    download_mnist(tmp_path, mirrors=["https://m/"], files=sums,
+                   opener=lambda url, timeout: FakeResponse(payloads[url.rsplit("/", 1)[1]]), progress=False)
+    assert not stale.exists()

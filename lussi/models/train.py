@@ -15,13 +15,14 @@ call reuses them instead of touching the test set again.
 from __future__ import annotations
 
 import dataclasses
+import os
 import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ..cache import Cache, CacheEntry
+from ..cache import Cache, CacheEntry, CacheError
 from ..config import Profile, get_profile
 from ..data import Dataset
 
@@ -94,7 +95,13 @@ def library_versions(family: str) -> dict:
 
     versions = {"python": platform.python_version(), "numpy": np.__version__, "sklearn": sklearn.__version__}
     if family == "network":
-        import keras
+        try:
+            import keras
+        except ValueError as error:  # keras raises ValueError for an unknown KERAS_BACKEND
+            raise ValueError(
+                f"cannot load Keras with KERAS_BACKEND={os.environ.get('KERAS_BACKEND')!r} ({error}); "
+                "use tensorflow, jax or torch"
+            ) from None
 
         backend = keras.backend.backend()
         versions["keras"] = keras.__version__
@@ -104,6 +111,20 @@ def library_versions(family: str) -> dict:
         except ImportError:
             pass
     return versions
+
+
+def _refused(entry: CacheEntry, error: Exception) -> CacheError:
+    return CacheError(
+        f"{entry.path}: cached artefact refused by the safe loader ({error}); remove it or use --rebuild"
+    )
+
+
+def _load_safely(load, entry: CacheEntry):
+    """Load a cached model; a file the safe loaders refuse (pickle, unsafe Keras) is an error naming the entry."""
+    try:
+        return load(entry.path / MODEL_DIR)
+    except ValueError as error:
+        raise _refused(entry, error) from None
 
 
 def _splits(dataset: Dataset, profile: Profile):
@@ -189,7 +210,7 @@ def train_knn(
         return record
 
     entry = cache.get_or_build(f"knn-{name}", material, build, rebuild=rebuild)
-    model = KNNModel.load(entry.path / MODEL_DIR)
+    model = _load_safely(KNNModel.load, entry)
     return TrainedModel(name, "knn", model, entry.record, entry)
 
 
@@ -251,7 +272,7 @@ def train_neural_network(
         }
 
     entry = cache.get_or_build(f"net-{name}", material, build, rebuild=rebuild)
-    model = NetworkModel.load(entry.path / MODEL_DIR)
+    model = _load_safely(NetworkModel.load, entry)
     return TrainedModel(name, "network", model, entry.record, entry)
 
 
@@ -287,6 +308,9 @@ def predict_test(trained: TrainedModel, dataset: Dataset, *, cache: Cache | None
         }
 
     entry = cache.get_or_build(f"test-{trained.name}", material, build, rebuild=rebuild)
-    with np.load(entry.path / "predictions.npz", allow_pickle=False) as arrays:
-        labels, probabilities = arrays["labels"], arrays["probabilities"]
+    try:
+        with np.load(entry.path / "predictions.npz", allow_pickle=False) as arrays:
+            labels, probabilities = arrays["labels"], arrays["probabilities"]
+    except ValueError as error:
+        raise _refused(entry, error) from None
     return TestPredictions(labels, probabilities, float(entry.record["seconds"]), cached=entry.hit)
