@@ -120,6 +120,19 @@ def test_kneighbors_maps_shifted_copies_to_original_images(digits):
     assert indices.max() < 200
 
 
+def test_kneighbors_maps_zoomed_copies_to_original_images(digits):
+    from lussi.models.preprocess import zoom
+
+    images, labels = digits.train_images[:200], digits.train_labels[:200]
+    model = KNNModel(KNNConfig(n_neighbors=1, augment_shifts=1, augment_zoom=0.2)).fit(images, labels)
+    assert len(model._features) == 7 * 200 and model._features.dtype == np.float32
+    # A query equal to image 42's enlarged copy finds that copy (distance 0) and reports image 42.
+    distances, indices = model.kneighbors(np.rint(zoom(images[42:43], 1.2)).astype(np.uint8))
+    assert indices[0, 0] == 42 and distances[0, 0] <= 4.0  # rounding to uint8: < 0.5 per pixel
+    _, indices = model.kneighbors(images[:5])
+    np.testing.assert_array_equal(indices[:, 0], np.arange(5))
+
+
 def test_predict_in_chunks_matches_one_shot(digits, monkeypatch):
     model = KNNModel(KNNConfig(n_neighbors=3, deskew=True, pca_components=20)).fit(
         digits.train_images, digits.train_labels)
@@ -154,6 +167,9 @@ def test_predict_validates_images(digits):
         ({"scale": "minmax"}, "scale must be one of"),
         ({"blur_sigma": -1.0}, "blur_sigma must be a finite number >= 0"),
         ({"augment_shifts": -1}, "augment_shifts must be an integer >= 0"),
+        ({"augment_zoom": 1.0}, r"augment_zoom must be a number in \[0, 1\)"),
+        ({"augment_zoom": -0.1}, r"augment_zoom must be a number in \[0, 1\)"),
+        ({"augment_zoom": True}, r"augment_zoom must be a number in \[0, 1\)"),
         ({"pca_components": 0}, "pca_components must be a positive integer or None"),
     ],
 )

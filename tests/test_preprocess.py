@@ -1,9 +1,9 @@
-"""Deskewing, blurring and shifted copies: shapes and geometric properties."""
+"""Deskewing, blurring, shifted copies and zooming: shapes and geometric properties."""
 
 import numpy as np
 import pytest
 
-from lussi.models.preprocess import deskew, gaussian_blur, shifted_copies
+from lussi.models.preprocess import deskew, gaussian_blur, shifted_copies, zoom
 
 
 def _sheared_bar(shear: float, size: int = 28) -> np.ndarray:
@@ -75,6 +75,24 @@ def test_shifted_copies_shapes_order_and_sources():
     np.testing.assert_array_equal(same, images)
 
 
+def test_zoom_scales_ink_about_the_centre():
+    images = np.zeros((2, 28, 28), dtype=np.uint8)
+    images[0, 10:18, 10:18] = 255  # 8x8 square centred on (13.5, 13.5)
+    images[1, 12:16, 4:8] = 255
+    for factor in (0.5, 1.5):
+        out = zoom(images, factor)
+        assert out.shape == images.shape and out.dtype == np.float32
+        assert out.min() >= 0 and out.max() <= 255
+        rows, cols = np.nonzero(out[0])
+        np.testing.assert_allclose([np.average(rows, weights=out[0][rows, cols]),
+                                    np.average(cols, weights=out[0][rows, cols])], [13.5, 13.5], atol=1e-6)
+        # Ink mass scales with the area.
+        assert out[0].sum() == pytest.approx(images[0].sum() * factor**2, rel=0.15)
+    # Each image is zoomed on its own: the second is unchanged by the first.
+    np.testing.assert_array_equal(zoom(images[1:], 1.5)[0], zoom(images, 1.5)[1])
+    np.testing.assert_array_equal(zoom(images, 1), images.astype(np.float32))
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -82,6 +100,9 @@ def test_shifted_copies_shapes_order_and_sources():
         (lambda: shifted_copies(np.zeros((2, 5, 5)), np.zeros(3, int), 1), r"labels must have shape \(2,\)"),
         (lambda: shifted_copies(np.zeros((2, 5, 5)), np.zeros(2, int), -1), "max_shift must be an integer >= 0"),
         (lambda: shifted_copies(np.zeros((2, 5, 5)), np.zeros(2, int), 5), "max_shift must be smaller"),
+        (lambda: zoom(np.zeros((2, 5, 5)), 0), "factor must be a finite number > 0"),
+        (lambda: zoom(np.zeros((2, 5, 5)), float("nan")), "factor must be a finite number > 0"),
+        (lambda: zoom(np.zeros((5, 5)), 1.1), r"images must have shape \(n, height, width\)"),
     ],
 )
 def test_preprocess_validation(call, message):

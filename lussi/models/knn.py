@@ -2,7 +2,7 @@
 
 The pipeline, fitted once and stored as plain arrays::
 
-    uint8 images -> [deskew] -> [shifted copies, training only] -> [Gaussian blur]
+    uint8 images -> [deskew] -> [shifted + zoomed copies, training only] -> [Gaussian blur]
                  -> flatten -> [standard scaling] -> [PCA] -> exact k-NN vote
 
 Neighbours come from :class:`lussi.models.search.BoundIndex` (exact Euclidean
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lussi.models.preprocess import deskew, gaussian_blur, shifted_copies
+from lussi.models.preprocess import deskew, gaussian_blur, shifted_copies, zoom
 
 __all__ = [
     "KNNConfig",
@@ -71,6 +71,9 @@ class KNNConfig:
         Gaussian blur in pixels; 0 turns it off.
     augment_shifts : int, default 0
         Add training copies shifted by 1..augment_shifts pixels in 4 directions.
+    augment_zoom : float, default 0.0
+        Add two training copies scaled about the centre by ``1 - augment_zoom``
+        and ``1 + augment_zoom``; 0 turns it off, must be < 1.
     pca_components : int or None, default None
         Project features on this many principal components.
     random_state : int, default 0
@@ -84,6 +87,7 @@ class KNNConfig:
     deskew: bool = False
     blur_sigma: float = 0.0
     augment_shifts: int = 0
+    augment_zoom: float = 0.0
     pca_components: int | None = None
     random_state: int = 0
 
@@ -108,6 +112,10 @@ class KNNConfig:
             raise ValueError(f"blur_sigma must be a finite number >= 0 (0 = no blur), got {self.blur_sigma!r}")
         if not is_int(self.augment_shifts) or self.augment_shifts < 0:
             raise ValueError(f"augment_shifts must be an integer >= 0 (0 = no augmentation), got {self.augment_shifts!r}")
+        if isinstance(self.augment_zoom, bool) or not isinstance(self.augment_zoom, (int, float, np.number)) or not (
+            np.isfinite(self.augment_zoom) and 0 <= self.augment_zoom < 1
+        ):
+            raise ValueError(f"augment_zoom must be a number in [0, 1) (0 = no zoomed copies), got {self.augment_zoom!r}")
         if self.pca_components is not None and (not is_int(self.pca_components) or self.pca_components <= 0):
             raise ValueError(f"pca_components must be a positive integer or None, got {self.pca_components!r}")
         if not is_int(self.random_state):
@@ -127,9 +135,9 @@ class KNNConfig:
 
     @property
     def is_raw(self) -> bool:
-        """True when features are the uint8 pixels themselves."""
+        """True when features are the uint8 pixels themselves (zoomed copies are interpolated floats)."""
         return (not self.deskew and self.blur_sigma == 0 and self.scale == "none"
-                and self.pca_components is None)
+                and self.pca_components is None and self.augment_zoom == 0)
 
 
 def seed_knn_config() -> KNNConfig:
@@ -143,7 +151,7 @@ def baseline_knn_config(k: int = 3) -> KNNConfig:
 
 
 def tuned_knn_config() -> KNNConfig:
-    """Deskewed pixels + 1-pixel shifted training copies + PCA-60, k=4 inverse-distance vote.
+    """Deskewed pixels + 1-pixel shifted and 0.85/1.15 zoomed training copies + PCA-60, k=4 inverse-distance vote.
 
     Chosen on the MNIST validation split (fit 54,000 / validation 6,000,
     ``validation_split(fraction=0.1, random_state=0)``); the test set was not
@@ -160,8 +168,21 @@ def tuned_knn_config() -> KNNConfig:
     #   deskew + shifts 2 + PCA-60               0.9897 (k=4 distance)
     #   deskew + shifts 1 + PCA-60               0.9900 (k=4 distance)  <- chosen
     # Blur hurts on top of (bilinear) deskewing; 2-pixel shifts and more components add nothing.
+    # Second sweep, on top of deskew + shifts 1 + PCA-60 (k=4 distance unless noted; faiss screening):
+    #   + diagonal 1-px shifts (9x)              0.9897
+    #   + rotations +-5 / +-8 / +-10 / +-12 deg  0.9900 / 0.9902 / 0.9897 / 0.9898
+    #   + rotations +-4 and +-8 (9x)             0.9898
+    #   + dilate/erode 1 px                      0.9895
+    #   + zoom 0.95/1.05 | 0.9/1.1 | 0.8/1.2     0.9897 | 0.9900 | 0.9902
+    #   + zoom 0.9/1.1 + rotations +-8 (9x)      0.9907
+    #   + zoom 0.85/1.15 + rotations +-8 (9x)    0.9910
+    #   L3 metric on PCA-60                      0.9885
+    #   + zoom 0.85/1.15 (7x)                    0.9910  <- chosen; KNNModel's own sweep agrees: 0.9910 (k=4 distance)
+    # The best of ~20 variants is only 6 images above 0.9900, so it was checked on two other seeded splits
+    # (k=4 distance, zoom vs none): 0.9900 vs 0.9877 and 0.9893 vs 0.9868 -- the gain holds.
+    # Test set, evaluated once after choosing: 0.9881 (was 0.9868 without zoomed copies).
     return KNNConfig(n_neighbors=4, weights="distance", deskew=True, blur_sigma=0.0, augment_shifts=1,
-                     pca_components=60)
+                     augment_zoom=0.15, pca_components=60)
 
 
 def _check_labels(labels, n: int) -> np.ndarray:
@@ -264,7 +285,8 @@ class KNNModel:
             self._pca_mean = pca.mean_.astype(np.float32)
             self._pca_components = pca.components_.astype(np.float32)
 
-        n_copies = 1 + 4 * cfg.augment_shifts
+        zoom_factors = (1 - cfg.augment_zoom, 1 + cfg.augment_zoom) if cfg.augment_zoom > 0 else ()
+        n_copies = 1 + 4 * cfg.augment_shifts + len(zoom_factors)
         n_features = cfg.pca_components or int(np.prod(self.image_shape))
         dtype = np.uint8 if cfg.is_raw else np.float32
         features = np.empty((n_copies * n, n_features), dtype=dtype)
@@ -276,8 +298,10 @@ class KNNModel:
         for start in starts:
             stop = min(start + _CHUNK, n)
             block, _, _ = shifted_copies(base[start:stop], codes[start:stop], cfg.augment_shifts)
+            if zoom_factors:
+                block = np.concatenate([block, *(zoom(base[start:stop], f) for f in zoom_factors)])
             block_features = self._project(self._scale(self._pixels_to_features(block)))
-            # shifted_copies is copy-major, and so is the full table: row = copy * n + original index.
+            # Copies are copy-major (shifts, then zooms), and so is the full table: row = copy * n + original index.
             for copy in range(n_copies):
                 features[copy * n + start:copy * n + stop] = block_features[copy * (stop - start):(copy + 1) * (stop - start)]
         self._features = features
@@ -368,8 +392,8 @@ class KNNModel:
         distances : ndarray of shape (n, n_neighbors), float32
             Distances in feature space (the configured metric), ascending.
         indices : ndarray of shape (n, n_neighbors), int64
-            Indices into the ORIGINAL training images (a shifted copy maps to the
-            image it was made from, so an index can repeat within a row).
+            Indices into the ORIGINAL training images (a shifted or zoomed copy maps
+            to the image it was made from, so an index can repeat within a row).
         """
         k = self.config.n_neighbors if n_neighbors is None else n_neighbors
         squared, rows = self._neighbours(images, k)
