@@ -257,9 +257,8 @@ def _latency(study_models: dict, specs: dict, dataset: Dataset, profile: Profile
     def build(directory: Path) -> dict:
         fns = {}
         for name, trained in study_models.items():
-            path = getattr(trained.model, "call_path", None)
-            path_name = (lambda b, p=path: p(b)) if callable(path) else (lambda b: "predict")
-            fns[specs[name].label] = (trained.model.predict, path_name(1))
+            call_path = trained.model.call_path(1) if hasattr(trained.model, "call_path") else "predict"
+            fns[specs[name].label] = (trained.model.predict, call_path)
         sweep = latency_sweep(
             fns,
             dataset.test_images,

@@ -59,9 +59,15 @@ def colors(study) -> dict[str, str]:
 
 def text(study, name: str, **context) -> str:
     """Markdown of template ``name`` fed by :func:`summary_facts`."""
-    facts = study.__dict__.setdefault("_facts", None) or summary_facts(study)
-    study.__dict__["_facts"] = facts
-    return render_text(name, facts, **context)
+    return render_text(name, _facts(study), **context)
+
+
+def _facts(study) -> dict:
+    # summary_facts runs McNemar and every model's analysis: once per study, not once per template.
+    facts = getattr(study, "_report_facts", None)
+    if facts is None:
+        facts = study._report_facts = summary_facts(study)
+    return facts
 
 
 def _note(message: str) -> str:
