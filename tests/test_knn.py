@@ -54,6 +54,30 @@ def test_predictions_match_sklearn(digits, config):
     np.testing.assert_allclose(proba, reference.predict_proba(_flat(digits.test_images)), atol=1e-6)
 
 
+def test_gradient_pipeline_matches_sklearn_on_the_same_features(digits):
+    # The tuned recipe wired by hand from its parts: deskew -> gradient directions -> PCA -> scikit-learn's KNN.
+    from sklearn.decomposition import PCA
+
+    from lussi.models.preprocess import deskew, gradient_direction_features
+
+    config = dataclasses.replace(tuned_knn_config(), pca_components=20)
+    model = KNNModel(config).fit(digits.train_images, digits.train_labels)
+    assert not config.is_raw and model._features.shape == (len(digits.train_images), 20)
+
+    def features(images):
+        return gradient_direction_features(deskew(images), config.orientations)
+
+    reference = make_pipeline(PCA(n_components=20, svd_solver="covariance_eigh"),
+                              KNeighborsClassifier(n_neighbors=config.n_neighbors, weights=config.weights,
+                                                   algorithm="brute"))
+    reference.fit(features(digits.train_images), digits.train_labels)
+    expected = reference.predict(features(digits.test_images))
+    predicted = model.predict(digits.test_images)
+    # PCA in float32 vs float64 may flip a near-tie; the pipelines must otherwise agree.
+    assert np.mean(predicted == expected) >= 0.995
+    assert np.mean(predicted == digits.test_labels) > 0.95  # 8x8 images: a sanity floor, not MNIST's figure
+
+
 def test_vote_ties_go_to_the_smallest_label():
     # Two training images at the same distance from the query, labels 7 and 2.
     train = np.zeros((2, 4, 4), np.uint8)
@@ -165,6 +189,9 @@ def test_predict_validates_images(digits):
         ({"weights": "gaussian"}, "weights must be one of"),
         ({"metric": "hamming"}, "metric must be one of"),
         ({"scale": "minmax"}, "scale must be one of"),
+        ({"features": "hog"}, "features must be one of"),
+        ({"orientations": 1}, "orientations must be an integer >= 2"),
+        ({"orientations": 8.0}, "orientations must be an integer >= 2"),
         ({"blur_sigma": -1.0}, "blur_sigma must be a finite number >= 0"),
         ({"augment_shifts": -1}, "augment_shifts must be an integer >= 0"),
         ({"augment_zoom": 1.0}, r"augment_zoom must be a number in \[0, 1\)"),

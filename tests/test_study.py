@@ -89,6 +89,21 @@ def test_views_produce_html_and_figures(study):
         assert isinstance(figure, Figure)
 
 
+def test_ladder_table_lists_each_family_in_order_with_its_recipe(study):
+    from lussi.models.knn import KNNConfig
+
+    table = views.ladder_table(study)
+    rows = re.findall(r"<tr>(.*?)</tr>", table, flags=re.S)[1:]
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S) for row in rows]
+    assert [c[2] for c in cells] == [study.label(n) for n in study.names]  # KNN rungs first, then networks
+    assert [c[1] for c in cells] == [study.specs[n].stage for n in study.names]
+    tuned = KNNConfig.from_dict(study.models["knn_tuned"].config)
+    # The recipe shows the k that validation chose, not the preset's.
+    assert f"k={tuned.n_neighbors}," in cells[study.names.index("knn_tuned")][3]
+    assert "gradient-direction maps" in cells[study.names.index("knn_tuned")][3]
+    assert pct(study.accuracy("cnn").accuracy) in cells[study.names.index("cnn")][5]
+
+
 # --------------------------------------------------------------------------- beyond the seed study
 
 

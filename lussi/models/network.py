@@ -162,6 +162,32 @@ class NetworkConfig:
         if self.architecture == "cnn" and not self.filters:
             raise ValueError("a cnn needs at least one convolution stage: set filters, e.g. (32, 64, 128)")
 
+    def describe(self) -> str:
+        """One line: layers, optimiser and schedule, epochs, augmentation."""
+        if self.architecture == "mlp":
+            layers = f"MLP, dense {'-'.join(map(str, self.hidden_units))}"
+        else:
+            layers = f"CNN, conv 3×3 + max-pool {'-'.join(map(str, self.filters))}"
+            if self.batch_norm:
+                layers += " with batch norm"
+            if self.hidden_units:
+                layers += f" → dense {'-'.join(map(str, self.hidden_units))}"
+        if self.dropout:
+            layers += f", dropout {self.dropout:g}"
+        schedule = (f"{self.warmup_epochs:g}-epoch warm-up + cosine" if self.warmup_epochs else "cosine") \
+            if self.lr_schedule == "cosine" else "constant rate"
+        text = f"{layers}; Adam {self.learning_rate:g}, {schedule}; {self.epochs} epochs × batch {self.batch_size}"
+        if self.augment:
+            moves = []
+            if self.augment_shift:
+                moves.append(f"shift ±{100 * self.augment_shift:g}%")
+            if self.augment_rotation:
+                moves.append(f"rotation ±{self.augment_rotation:g}°")
+            if self.augment_zoom:
+                moves.append(f"zoom ±{100 * self.augment_zoom:g}%")
+            text += "; augmentation: " + ", ".join(moves)
+        return text
+
     @property
     def augment(self) -> bool:
         """Whether training images are randomly transformed."""

@@ -117,6 +117,36 @@ def _sweeps(study) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["k", "accuracy", "weights", "model"])
 
 
+def _recipe(study, name: str) -> str:
+    """The trained model's configuration (k as chosen on validation) in words."""
+    from lussi.models.knn import KNNConfig
+    from lussi.models.network import NetworkConfig
+
+    trained = study.models[name]
+    config_type = KNNConfig if trained.family == "knn" else NetworkConfig
+    return config_type.from_dict(trained.config).describe()
+
+
+def ladder_table(study) -> str:
+    """Each family's ladder, seed configuration -> corrected method -> tuned: recipe, accuracy, training time."""
+    rows = []
+    for family in ("knn", "network"):
+        for name, trained in study.models.items():
+            if trained.family != family:
+                continue
+            accuracy = study.accuracy(name)
+            rows.append({
+                "family": "KNN" if family == "knn" else "neural network",
+                "stage": study.specs[name].stage,
+                "model": study.label(name),
+                "recipe": _recipe(study, name),
+                "validation": trained.record.get("validation_accuracy"),
+                "test": accuracy.accuracy,
+                "training (s)": trained.training_seconds,
+            })
+    return visualize.styled_table(pd.DataFrame(rows), percent_columns=["validation", "test"], precision=4)
+
+
 def k_sweep_figure(study, name: str | None = None):
     """Validation accuracy against k (both vote weightings) for one KNN model (default: raw-pixel KNN)."""
     name = name or ("knn" if "knn" in study.models else study.best("knn"))
