@@ -247,3 +247,13 @@ def test_select_picks_the_best_and_the_smallest_k_on_ties(digits):
     tiny_config, _ = select_knn(KNNConfig(), tiny_images, np.array([0, 1, 2]), tiny_images, np.array([0, 1, 2]),
                                 ks=(3, 1, 2), weights=("uniform",), progress=False)
     assert tiny_config.n_neighbors == 1
+
+
+def test_describe_names_every_step_of_the_pipeline():
+    assert tuned_knn_config().describe() == (
+        "deskew → 12 gradient-direction maps → PCA-60 → k=6, distance-weighted votes")
+    assert seed_knn_config().describe() == "standardised pixels → k=3, uniform votes"
+    augmented = KNNConfig(n_neighbors=4, deskew=True, augment_shifts=2, augment_zoom=0.15, blur_sigma=0.5,
+                          metric="l3", pca_components=50)
+    assert augmented.describe() == ("deskew → + training copies shifted 1–2 px → + copies zoomed ×0.85/×1.15 → "
+                                    "blur σ=0.5 px → pixels → PCA-50 → k=4, uniform votes, l3 distance")

@@ -320,3 +320,14 @@ def test_same_seed_gives_the_same_weights(architecture):
         np.testing.assert_array_equal(a, b)
     other = weights(dataclasses.replace(config, seed=8))
     assert any(not np.array_equal(a, b) for a, b in zip(first, other))
+
+
+def test_describe_names_layers_training_and_augmentation():
+    assert seed_mlp_config().describe() == (
+        "MLP, dense 256-128-64, dropout 0.2; Adam 0.001, constant rate; 10 epochs × batch 128")
+    assert cnn_config().describe() == (
+        "CNN, conv 3×3 + max-pool 32-64-128 → dense 128, dropout 0.3; Adam 0.002, 1-epoch warm-up + cosine; "
+        "15 epochs × batch 128; augmentation: shift ±10%, rotation ±10°, zoom ±10%")
+    plain = NetworkConfig(architecture="cnn", filters=(8,), hidden_units=(), dropout=0.0, batch_norm=True,
+                          lr_schedule="cosine")
+    assert plain.describe() == "CNN, conv 3×3 + max-pool 8 with batch norm; Adam 0.001, cosine; 10 epochs × batch 128"

@@ -179,19 +179,21 @@ class BoundIndex:
                 _, vectors = np.linalg.eigh((centred.T @ centred).astype(np.float64))
             self.basis = np.ascontiguousarray(vectors[:, ::-1][:, :self.n_components], dtype=np.float32)
         else:
-            self.basis = np.eye(n_features, dtype=np.float32)
+            self.basis = None  # all coordinates kept: the bound is the distance itself, no rotation needed
         bound = self._bound_coordinates(train)
         # faiss computes |a|^2 + |b|^2 - 2ab in float32 and the rotation is float32 too: the margin
         # (1e-4 of the squared norms, far above float32 rounding) keeps the bound a bound.
         self._max_sq_norm = float(np.max(np.einsum("ij,ij->i", bound, bound)))
         self._faiss = faiss.IndexFlatL2(bound.shape[1])
         self._faiss.add(bound)
-        self.nbytes = bound.nbytes + self.basis.nbytes
+        self.nbytes = bound.nbytes + (0 if self.basis is None else self.basis.nbytes)
         # Queries searched and query retries with 4x the candidates, for benchmarks.
         self.stats = {"queries": 0, "retries": 0}
 
     def _bound_coordinates(self, rows: np.ndarray) -> np.ndarray:
-        """(n, d + 1) float32: first d rotated coordinates and the norm of the rest."""
+        """(n, d + 1) float32: first d rotated coordinates and the norm of the rest; (n, D) centred rows when d = D."""
+        if self.basis is None:
+            return (rows - self.mean).astype(np.float32)
         out = np.empty((len(rows), self.n_components + 1), dtype=np.float32)
         for start in range(0, len(rows), 8192):
             centred = rows[start:start + 8192].astype(np.float64) - self.mean

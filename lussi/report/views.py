@@ -142,7 +142,7 @@ def ladder_table(study) -> str:
                 "recipe": _recipe(study, name),
                 "validation": trained.record.get("validation_accuracy"),
                 "test": accuracy.accuracy,
-                "training (s)": trained.training_seconds,
+                "training": seconds(trained.training_seconds),
             })
     return visualize.styled_table(pd.DataFrame(rows), percent_columns=["validation", "test"], precision=4)
 
@@ -169,7 +169,7 @@ def k_sweep_table(study) -> str:
                     "votes": config["weights"],
                     "validation accuracy": trained.record["validation_accuracy"],
                     "settings tried": len(trained.record["sweep"]),
-                    "tuning time (s)": trained.record.get("sweep_seconds", 0.0),
+                    "tuning time": seconds(trained.record.get("sweep_seconds", 0.0)),
                 }
             )
     return visualize.styled_table(pd.DataFrame(rows), percent_columns=["validation accuracy"], precision=4)
