@@ -174,8 +174,12 @@ class NetworkConfig:
                 layers += f" → dense {'-'.join(map(str, self.hidden_units))}"
         if self.dropout:
             layers += f", dropout {self.dropout:g}"
-        schedule = (f"{self.warmup_epochs:g}-epoch warm-up + cosine" if self.warmup_epochs else "cosine") \
-            if self.lr_schedule == "cosine" else "constant rate"
+        if self.lr_schedule == "constant":
+            schedule = "constant rate"
+        elif self.warmup_epochs:
+            schedule = f"{self.warmup_epochs:g}-epoch warm-up + cosine"
+        else:
+            schedule = "cosine"
         text = f"{layers}; Adam {self.learning_rate:g}, {schedule}; {self.epochs} epochs × batch {self.batch_size}"
         if self.augment:
             moves = []

@@ -130,20 +130,17 @@ def _recipe(study, name: str) -> str:
 def ladder_table(study) -> str:
     """Each family's ladder, seed configuration -> corrected method -> tuned: recipe, accuracy, training time."""
     rows = []
-    for family in ("knn", "network"):
-        for name, trained in study.models.items():
-            if trained.family != family:
-                continue
-            accuracy = study.accuracy(name)
-            rows.append({
-                "family": "KNN" if family == "knn" else "neural network",
-                "stage": study.specs[name].stage,
-                "model": study.label(name),
-                "recipe": _recipe(study, name),
-                "validation": trained.record.get("validation_accuracy"),
-                "test": accuracy.accuracy,
-                "training": seconds(trained.training_seconds),
-            })
+    # Stable sort: KNN rungs first, each family in the study's ladder order.
+    for name, trained in sorted(study.models.items(), key=lambda item: item[1].family != "knn"):
+        rows.append({
+            "family": "KNN" if trained.family == "knn" else "neural network",
+            "stage": study.specs[name].stage,
+            "model": study.label(name),
+            "recipe": _recipe(study, name),
+            "validation": trained.record.get("validation_accuracy"),
+            "test": study.accuracy(name).accuracy,
+            "training": seconds(trained.training_seconds),
+        })
     return visualize.styled_table(pd.DataFrame(rows), percent_columns=["validation", "test"], precision=4)
 
 
