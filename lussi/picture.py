@@ -55,8 +55,8 @@ __all__ = [
 ]
 
 # Pictures are analysed at most this many pixels on their longer side: the real set's smallest digit
-# (15% of its photo's side) still spans 70 px, and a 12 MP JPEG decodes at 1/8 scale to about this.
-WORK_SIDE = 480
+# (15% of its photo's side) still spans 60 px, and a 12 MP JPEG decodes at 1/8 scale to about this.
+WORK_SIDE = 400
 # Polarity votes (each in [-1, 1]) must sum below this to call the ink lighter than the paper.
 LIGHT_INK_VOTES = -0.5
 # Below this side a picture is a crop of the digit (28x28 files, small scans): its border is paper.
