@@ -206,3 +206,24 @@ def test_a_faint_but_readable_digit_is_not_refused(digit):
 
 def test_fingerprint_names_the_conversion():
     assert len(picture.fingerprint()) == 16 and picture.fingerprint() == picture.fingerprint()
+
+
+# --------------------------------------------------------------------------- the loader: content, not extension
+
+
+def test_an_mpo_and_a_png_named_jpg_are_read_by_their_content(tmp_path):
+    from lussi.handwriting import _open_image
+
+    photo = draw_digit(4, style="stroke", seed=3, size=(1600, 1200), photo=True)
+    photo.save(tmp_path / "plain.jpg", quality=92)
+    # A phone's MPO (a JPEG with a second, smaller frame) under a .jpg name, and PNG bytes under a .jpg name.
+    photo.save(tmp_path / "phone.jpg", format="MPO", save_all=True, append_images=[photo.resize((400, 300))],
+               quality=92)
+    photo.save(tmp_path / "drawing.jpg", format="PNG")
+    assert Image.open(tmp_path / "phone.jpg").format == "MPO"
+    # Big JPEGs and MPOs are decoded straight at a reduced scale (1/4 here: 400 px, the working size), a PNG in full.
+    assert _open_image(tmp_path / "phone.jpg").size == _open_image(tmp_path / "plain.jpg").size == (400, 300)
+    assert _open_image(tmp_path / "drawing.jpg").size == (1600, 1200)
+    reference = load_digit_image(tmp_path / "plain.jpg")
+    for name in ("phone.jpg", "drawing.jpg"):
+        assert correlation(load_digit_image(tmp_path / name), reference) > 0.95, name
