@@ -8,23 +8,18 @@ preserving their aspect ratio" (anti-aliased, hence the grey levels) and
 in it; :mod:`lussi.handwriting` decodes the file (format from its content,
 EXIF rotation, transparency) before. The steps, and the pictures they are for:
 
-1. :func:`shrink` to :data:`WORK_SIDE`: a phone photo has far more pixels
-   than a 20 px digit needs, and every later step costs per pixel.
-2. :func:`ink_polarity`: pen on paper, or chalk and white-on-black drawings;
-   three estimates of the paper vote, so a shadow is not taken for ink.
-3. :func:`ink_map`: the paper's level by a grey opening, which follows
-   shadows, uneven light and coloured paper and keeps a shadow's edge sharp;
-   what is left are the marks narrower than the element: the strokes.
-4. :func:`digit_mask`: marks standing out of the paper's noise, grown by
-   hysteresis (faint and thin pen keep their joins), as connected components;
-   the digit is the one with the most ink near the centre, with its detached
-   parts. Bands along the edge (a sheet's edge, the table, a shadow's rim),
-   specks, show-through and stray marks away from the digit are left out.
-5. :func:`refuse_if_not_a_digit`: blank paper, a photo of no ink and noise
-   are refused with a one-line reason (:class:`NoDigitFound`).
-6. :func:`fit_box` and :func:`place_by_mass`: MNIST's steps, with strokes much
-   thinner than MNIST's thickened (a ballpoint line in a big photo would be a
-   faint hairline at 20 px).
+1. :func:`shrink` to :data:`WORK_SIDE`: a photo has far more pixels than a 20 px digit needs;
+2. :func:`ink_polarity`: pen on paper, or chalk and white-on-black drawings (three votes: a shadow
+   is not taken for ink);
+3. :func:`ink_map`: the paper's level by a grey opening, which follows shadows, uneven light and
+   coloured paper, and keeps a shadow's edge sharp;
+4. :func:`digit_mask`: marks out of the paper's noise, grown by hysteresis (faint and thin pen
+   keep their joins), as connected components; the digit is the most ink near the centre, with
+   its detached parts; bands along the edge (sheet edge, table, shadow rim), specks,
+   show-through and stray marks are left out;
+5. :func:`refuse_if_not_a_digit`: blank paper, a photo of no ink, noise;
+6. :func:`fit_box` and :func:`place_by_mass`: MNIST's steps, strokes much thinner than MNIST's
+   thickened (a ballpoint line in a big photo would be a faint hairline at 20 px).
 
 Filtering, morphology, labelling and distance transforms are scipy.ndimage's;
 what is hand-written is what no library offers: the choice of the digit's
@@ -285,24 +280,20 @@ def _shapes(boxes: list, cores: list, shape) -> tuple[np.ndarray, np.ndarray]:
     return speck, band
 
 
-def _centre_weight(box, shape) -> float:
-    """1 for a component centred in the picture, 1/3 in a corner: people centre what they photograph."""
-    cy = (box[0].start + box[0].stop) / 2 / shape[0] - 0.5
-    cx = (box[1].start + box[1].stop) / 2 / shape[1] - 0.5
-    return 1.0 / (1.0 + 4.0 * (cy * cy + cx * cx))
-
-
 def _main(stats: dict, shape) -> tuple[int, str]:
     """Index of the component most likely the digit, and what it is: "digit", "speck" or "band".
 
-    The most ink near the centre among the components that are neither specks
-    nor bands; specks only when there is nothing else, bands last.
+    The most ink, weighted by closeness to the centre (1 there, 1/3 in a corner:
+    people centre what they photograph), among the components that are neither
+    specks nor bands; specks only when there is nothing else, bands last.
     """
     present = np.array([box is not None for box in stats["box"]], dtype=bool)
     for verdict, allowed in (("digit", ~stats["speck"] & ~stats["band"]), ("speck", ~stats["band"]), ("band", present)):
         candidates = np.flatnonzero(allowed & present)
         if len(candidates):
-            scores = [stats["mass"][i] * _centre_weight(stats["box"][i], shape) for i in candidates]
+            centres = [((b[0].start + b[0].stop) / 2 / shape[0] - 0.5) ** 2
+                       + ((b[1].start + b[1].stop) / 2 / shape[1] - 0.5) ** 2 for b in (stats["box"][i] for i in candidates)]
+            scores = stats["mass"][candidates] / (1.0 + 4.0 * np.array(centres))
             return int(candidates[int(np.argmax(scores))]), verdict
     raise ValueError("no components")
 
@@ -417,8 +408,7 @@ def fit_box(ink: np.ndarray, *, box: int, min_stroke: float | None) -> np.ndarra
                 scale = side / max(mid.shape)
                 mid = _resize(mid, max(1, round(mid.shape[1] * scale)), max(1, round(mid.shape[0] * scale)),
                               shrink_filter=Image.Resampling.BOX)
-    out_w = max(1, round(mid.shape[1] * box / side))
-    out_h = max(1, round(mid.shape[0] * box / side))
+    out_w, out_h = max(1, round(mid.shape[1] * box / side)), max(1, round(mid.shape[0] * box / side))
     digit = _resize(mid, out_w, out_h, shrink_filter=Image.Resampling.LANCZOS)
     # Lanczos' ringing leaves faint halos (1-4 of 255) around strokes; MNIST's paper is exactly 0.
     digit[digit < RING_LEVEL] = 0.0
