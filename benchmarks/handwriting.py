@@ -14,9 +14,10 @@ It prints
   ``photo/mhw32-001.jpg``; a source's pictures all land in the same half,
   chosen by the parity of the sha256 of its name: ``dev`` even, ``check`` odd);
 - the refused pictures with the reason the conversion gave;
-- conversion time per picture (decoding included): median, 90th percentile and
-  maximum over the set, and the median of 5 runs (wall and CPU time, as a
-  shared machine slows the first) on a 12-megapixel JPEG made by enlarging
+- conversion time per picture (decoding included, after a warm-up): median,
+  90th percentile and maximum over the set, and the median of 5 runs on a
+  12-megapixel JPEG, in wall and CPU time (a shared machine slows the first
+  more than the second); the JPEG is made by enlarging
   the set's largest photo to 4032 x 3024 pixels' worth (a phone camera's),
   with a sensor's grain;
 
@@ -204,6 +205,7 @@ def main(argv=None) -> int:
     print(f"{len(rows)} pictures in {directory} ({', '.join(f'{k} {n}' for k, n in kinds.items())})")
     converted = convert_set(rows)
     images, errors, seconds = converted.images, converted.errors, converted.seconds
+    cpu = sorted(1000 * s for s in converted.cpu_seconds)
 
     predictions, labels = {}, {}
     if not args.no_models:
@@ -224,7 +226,8 @@ def main(argv=None) -> int:
 
     ms = sorted(1000 * s for s in seconds)
     print(f"\nconversion per picture (decoding included): median {statistics.median(ms):.1f} ms, "
-          f"90th percentile {ms[int(0.9 * (len(ms) - 1))]:.1f} ms, max {ms[-1]:.1f} ms")
+          f"90th percentile {ms[int(0.9 * (len(ms) - 1))]:.1f} ms, max {ms[-1]:.1f} ms; CPU time: median "
+          f"{statistics.median(cpu):.1f} ms, 90th percentile {cpu[int(0.9 * (len(cpu) - 1))]:.1f} ms, max {cpu[-1]:.1f} ms")
     if not args.no_twelve_mp:
         median, cpu, image, source, size, megabytes = time_twelve_megapixels(rows)
         outcome = f"refused ({image})" if isinstance(image, str) else "converted"
