@@ -76,6 +76,15 @@ def test_polarity_of_a_tight_crop_that_is_mostly_ink():
     assert ink_polarity(on_paper(tight)) == 1
 
 
+@pytest.mark.parametrize("digit", [3, 7, 8])
+def test_a_bold_digit_cropped_tight_keeps_its_strokes(digit):
+    # Strokes nearly as wide as the paper estimate's default element: it must grow, or eat them.
+    strokes = ink_of(digit, seed=digit, pen=0.3)
+    rows, cols = np.flatnonzero(strokes.max(axis=1) > 0), np.flatnonzero(strokes.max(axis=0) > 0)
+    tight = on_paper(strokes[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+    assert correlation(convert(tight), convert(on_paper(strokes))) > 0.95
+
+
 def test_ink_map_removes_light_gradients_and_keeps_a_shadow_edge_from_looking_like_ink():
     height, width = 300, 400
     light = np.linspace(190, 240, width)[None, :] * np.ones((height, 1))  # uneven light: 50 levels across
