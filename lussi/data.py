@@ -647,7 +647,7 @@ def _https_only_opener():
 
 
 def _download_one(url, target: Path, expected: str, opener, max_bytes: int, timeout: float, progress: bool):
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     digest = hashlib.sha256()
     size = 0
