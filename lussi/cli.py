@@ -181,7 +181,7 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_render(args) -> int:
-    from .cli_checks import DATASET_NAMES, check_report_files, export_for_kernel
+    from .cli_checks import DATASET_NAMES, check_output_dir, check_report_files, export_for_kernel
     from .report.render import render_report
 
     params = {}
@@ -190,19 +190,21 @@ def _cmd_render(args) -> int:
         if not sep or not key:
             raise UsageError(f"-P expects KEY:VALUE, got {item!r}")
         params[key.strip()] = value.strip()
-    if args.profile:
+    params.update({key: value for key, value in (("profile", args.profile), ("dataset", args.dataset)) if value})
+    for key in ("profile", "dataset"):
+        if key in params and not params[key]:
+            raise UsageError(f"-P {key}: has an empty value; give a {key} or leave the parameter out")
+    if "profile" in params:
         from .config import get_profile
 
-        get_profile(args.profile)  # fail before starting a kernel
-        params["profile"] = args.profile
-    if args.dataset:
-        params["dataset"] = args.dataset
+        get_profile(params["profile"])  # fail before starting a kernel
     if params.get("dataset") and params["dataset"] not in DATASET_NAMES:
         params["dataset"] = str(Path(params["dataset"]).absolute())  # the kernel runs in the report's folder
     formats = tuple(f.strip() for f in args.to.split(",") if f.strip())
     if not formats:
         raise UsageError(f"--to {args.to!r} names no format: give html, revealjs or both")
     qmd = check_report_files(Path(args.qmd))
+    check_output_dir(qmd.parent, "the report's folder")  # the outputs go there; fail before the kernel runs
     export_for_kernel(args)
     result = render_report(qmd, engine=args.engine, formats=formats, params=params, progress=not args.quiet)
     for fmt, path in result.outputs.items():
@@ -276,8 +278,10 @@ def _cmd_predict(args) -> int:
 
 def _cmd_download(args) -> int:
     from . import data
+    from .cli_checks import check_output_dir
 
     directory = Path(args.data_dir) if args.data_dir else data.default_mnist_dir()
+    check_output_dir(directory, "--data-dir")
     for path in data.download_mnist(directory, progress=not args.quiet):
         print(path)
     return 0

@@ -631,13 +631,56 @@ def test_over_long_paths_are_one_line_errors(tmp_path, capsys, cache_dir):
 
 
 def test_an_input_with_a_very_long_name_still_gets_its_page(tmp_path, capsys, cache_dir):
-    picture = tmp_path / ("d" * 250 + ".png")
+    picture = tmp_path / ("d" * 251 + ".png")  # 255 bytes, the longest name there is: "<stem>.html" would not fit
     shutil.copy(HANDWRITING / "3-chalk.png", picture)
     status, out, err = run_cli(capsys, "-q", "predict", picture, "--dataset", "digits", "--profile", "quick",
                                "--models", "knn", "--explain", tmp_path / "pages")
     assert status == 0, err
     pages = list((tmp_path / "pages").iterdir())
     assert len(pages) == 1 and len(pages[0].name.encode()) <= 255 and pages[0].suffix == ".html"
+
+
+def test_a_page_whose_name_is_near_the_limit_is_written_through_a_short_temporary_name(tmp_path):
+    from lussi.handwriting import write_explanation
+
+    target = write_explanation(tmp_path / ("p" * 250 + ".html"), "<html></html>")
+    assert target.read_text() == "<html></html>" and [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+def test_an_immutable_report_folder_fails_before_rendering(tmp_path, capsys, cache_dir):
+    folder = tmp_path / "report"
+    folder.mkdir()
+    marker = tmp_path / "cells-ran"
+    (folder / "report.qmd").write_text(f"```{{python}}\nopen({str(marker)!r}, 'w').close()\n```\n")
+    with immutable(folder):
+        status, _, err = run_cli(capsys, "-q", "render", folder / "report.qmd", "--engine", "builtin", "--to", "html")
+    assert_one_line_error(status, err, str(folder))
+    assert not marker.exists()  # refused before a kernel ran anything
+
+
+def test_download_into_an_unwritable_folder_fails_before_downloading(tmp_path, capsys, monkeypatch):
+    import lussi.data
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the download started")
+
+    monkeypatch.setattr(lussi.data, "download_mnist", must_not_run)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    with immutable(folder):
+        status, _, err = run_cli(capsys, "download", "--data-dir", folder / "mnist")
+    assert_one_line_error(status, err, "--data-dir", str(folder))
+
+
+@pytest.mark.parametrize("param, fragment", [("dataset:", "-P dataset"), ("profile:", "-P profile"),
+                                             ("profile:huge", "unknown profile 'huge'")])
+def test_empty_or_unknown_report_parameters_are_refused_before_rendering(tmp_path, capsys, cache_dir, param,
+                                                                         fragment):
+    qmd = tmp_path / "report.qmd"
+    qmd.write_text("No cells.\n")
+    status, _, err = run_cli(capsys, "-q", "render", qmd, "--engine", "builtin", "--to", "html", "-P", param)
+    assert_one_line_error(status, err, fragment)
+    assert not (tmp_path / "report.html").exists()
 
 
 @pytest.mark.parametrize("backend, package", [("torch", "torch"), ("jax", "jax")])
