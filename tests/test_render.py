@@ -430,3 +430,14 @@ def test_chromium_shows_rendered_report(rendered, tmp_path):
     # reveal.js ran: the title slide is laid out and drawn with the embedded theme.
     assert deck["title"] == "Fixture Report" and deck["text_length"] > 20
     assert deck["nonwhite_fraction"] > 0.005
+
+
+def test_a_report_that_is_not_utf8_is_one_line_naming_it(tmp_path):
+    qmd = tmp_path / "latin.qmd"
+    qmd.write_bytes("# Caf\xe9\n".encode("latin-1"))
+    with pytest.raises(RenderError, match=r"latin\.qmd is not UTF-8 text \(byte 5: invalid continuation byte\)"):
+        render_report(qmd, engine="builtin", progress=False)
+    qmd.write_text("# hi\n", encoding="utf-8")
+    (tmp_path / "_quarto.yml").write_bytes(b"title: \xff\n")
+    with pytest.raises(RenderError, match=r"_quarto\.yml is not UTF-8 text"):
+        render_report(qmd, engine="builtin", progress=False)

@@ -197,9 +197,13 @@ def external_resources(html: str) -> list[str]:
 
 def _read_document(qmd: Path):
     try:
-        text = qmd.read_text(encoding="utf-8")
+        text = qmd.read_text(encoding="utf-8-sig")  # a leading byte-order mark is not part of the text
     except OSError as exc:
         raise RenderError(f"cannot read {qmd}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise RenderError(
+            f"{qmd} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it with UTF-8 encoding"
+        ) from None
     try:
         return parse_qmd(text, source_name=qmd.name), load_project_config(qmd)
     except QmdSyntaxError as exc:
