@@ -13,13 +13,15 @@ import os
 import sys
 from pathlib import Path
 
+from . import interrupts
+from .errors import UsageError
+
 __all__ = ["main"]
 
 EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """A problem with the command line's arguments."""
+_LOCK_HELP = ("give up waiting for a cache entry that another lussi run is building after SECONDS "
+              "(default $LUSSI_LOCK_TIMEOUT or 3600; 'inf' waits forever); after a few seconds of waiting "
+              "lussi says which process holds it")
 
 
 def _add_common(parser: argparse.ArgumentParser, *, models: bool = True) -> None:
@@ -28,6 +30,7 @@ def _add_common(parser: argparse.ArgumentParser, *, models: bool = True) -> None
         "--dataset", default="mnist", help="mnist (default), digits, or a directory holding the four idx files"
     )
     parser.add_argument("--cache-dir", default=None, help="artefact cache (default $LUSSI_CACHE_DIR or ~/.cache/lussi)")
+    parser.add_argument("--lock-timeout", default=None, metavar="SECONDS", help=_LOCK_HELP)
     if models:
         parser.add_argument(
             "--models", default=None, help="comma-separated subset: knn_seed,knn,knn_tuned,mlp,cnn (default all)"
@@ -36,9 +39,12 @@ def _add_common(parser: argparse.ArgumentParser, *, models: bool = True) -> None
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lussi", description="KNN vs Keras neural networks on handwritten digits.")
+    parser = argparse.ArgumentParser(
+        prog="lussi", description="KNN vs Keras neural networks on handwritten digits.",
+        epilog="Relative paths (options and LUSSI_CACHE_DIR, LUSSI_DATA_DIR) are taken from the current directory.",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output (TensorFlow's included)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = sub.add_parser("train", help="train (or load from the cache) the study's models")
@@ -59,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--to", default="html,revealjs", help="formats (default html,revealjs)")
     render.add_argument("--profile", default=None, help="report parameter: full or quick")
     render.add_argument("--dataset", default=None, help="report parameter: mnist, digits or an idx directory")
+    render.add_argument("--cache-dir", default=None, help="artefact cache (default $LUSSI_CACHE_DIR or ~/.cache/lussi)")
+    render.add_argument("--lock-timeout", default=None, metavar="SECONDS", help=_LOCK_HELP)
     render.add_argument("-P", "--param", action="append", default=[], metavar="KEY:VALUE",
                         help="extra report parameter, as with quarto render -P")
 
@@ -75,20 +83,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _models_arg(value: str | None) -> tuple[str, ...] | None:
-    if not value:
-        return None
-    return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
 def _run_study(args, *, timing: bool):
+    from .cache import Cache
     from .study import run_study
 
     return run_study(
         args.profile,
         dataset=args.dataset,
-        models=_models_arg(getattr(args, "models", None)),
-        cache=args.cache_dir,
+        models=getattr(args, "models", None),
+        cache=Cache(args.cache_dir, lock_timeout=args.lock_timeout),
         rebuild=getattr(args, "rebuild", False),
         timing=timing,
         progress=not args.quiet,
@@ -149,7 +152,7 @@ def _cmd_info(args) -> int:
 
     profile = get_profile(args.profile)
     dataset = load_dataset(args.dataset).subset(n_train=profile.n_train, n_test=profile.n_test, random_state=profile.seed)
-    cache = Cache(args.cache_dir)
+    cache = Cache(args.cache_dir, lock_timeout=args.lock_timeout)
     facts = {
         "lussi": __version__,
         "dataset": {k: v for k, v in dataset.describe().items() if not k.endswith("class_counts")},
@@ -178,25 +181,31 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_render(args) -> int:
+    from .cli_checks import DATASET_NAMES, check_output_dir, check_report_files, export_for_kernel
     from .report.render import render_report
 
-    qmd = Path(args.qmd)
-    if not qmd.is_file():
-        raise UsageError(f"{qmd} not found: run lussi render from the project directory or pass the .qmd path")
     params = {}
     for item in args.param:
         key, sep, value = item.partition(":")
         if not sep or not key:
             raise UsageError(f"-P expects KEY:VALUE, got {item!r}")
         params[key.strip()] = value.strip()
-    if args.profile:
+    params.update({key: value for key, value in (("profile", args.profile), ("dataset", args.dataset)) if value})
+    for key in ("profile", "dataset"):
+        if key in params and not params[key]:
+            raise UsageError(f"-P {key}: has an empty value; give a {key} or leave the parameter out")
+    if "profile" in params:
         from .config import get_profile
 
-        get_profile(args.profile)  # fail before starting a kernel
-        params["profile"] = args.profile
-    if args.dataset:
-        params["dataset"] = args.dataset
+        get_profile(params["profile"])  # fail before starting a kernel
+    if params.get("dataset") and params["dataset"] not in DATASET_NAMES:
+        params["dataset"] = str(Path(params["dataset"]).absolute())  # the kernel runs in the report's folder
     formats = tuple(f.strip() for f in args.to.split(",") if f.strip())
+    if not formats:
+        raise UsageError(f"--to {args.to!r} names no format: give html, revealjs or both")
+    qmd = check_report_files(Path(args.qmd))
+    check_output_dir(qmd.parent, "the report's folder")  # the outputs go there; fail before the kernel runs
+    export_for_kernel(args)
     result = render_report(qmd, engine=args.engine, formats=formats, params=params, progress=not args.quiet)
     for fmt, path in result.outputs.items():
         try:
@@ -207,19 +216,49 @@ def _cmd_render(args) -> int:
     return 0
 
 
-def _cmd_predict(args) -> int:
-    from .handwriting import format_predictions, load_digit_images, predict_images, write_explanations
+def _load_pictures(paths, size: int) -> tuple[list, list, list[str]]:
+    """(images, paths) of the pictures that load, and one error message per picture that does not."""
+    from .handwriting import ImageError, load_digit_image
 
-    images, names = load_digit_images(args.images)  # bad files fail before any model loads
+    images, good, errors = [], [], []
+    for path in paths:
+        try:
+            images.append(load_digit_image(path, size=size))
+            good.append(path)
+        except ImageError as error:
+            errors.append(str(error))
+            print(f"lussi: error: {error}", file=sys.stderr, flush=True)
+    return images, good, errors
+
+
+def _cmd_predict(args) -> int:
+    import numpy as np
+
+    from .cli_checks import check_output_dir
+    from .handwriting import format_predictions, predict_images, write_explanations
+
+    if args.explain:
+        check_output_dir(args.explain, "--explain")  # before any model is trained
+        if args.models is not None and not any(name.startswith("knn") for name in args.models):
+            raise UsageError("--explain shows a KNN's neighbours: include a KNN model in --models")
+    images, good, errors = _load_pictures(args.images, 28)
+    if not good:
+        return EXIT_USAGE  # each file's error is printed already
     study = _run_study(args, timing=False)
     height, width = study.dataset.image_shape
     if height != width:
         raise UsageError(f"predict needs square images, the dataset's are {height}x{width}")
-    if height != images.shape[1]:
-        images, _ = load_digit_images(args.images, size=height)
+    if height != 28:
+        from .handwriting import load_digit_image
+
+        images = [load_digit_image(path, size=height) for path in good]  # they loaded once already
+    images, names = np.stack(images), [Path(p).name for p in good]
     rows = predict_images(images, {name: trained.model for name, trained in study.models.items()})
     if args.json:
-        print(json.dumps([{"file": n, "predictions": r} for n, r in zip(names, rows)], indent=2, default=int))
+        found, failures = dict(zip(good, rows)), iter(errors)
+        listing = [{"file": Path(p).name, "predictions": found[p]} if p in found else
+                   {"file": Path(p).name, "error": next(failures)} for p in args.images]
+        print(json.dumps(listing, indent=2, default=int))
     else:
         print(format_predictions(rows, study.dataset.class_names, names=names, labels=study.labels))
     if args.explain:
@@ -230,18 +269,20 @@ def _cmd_predict(args) -> int:
             args.explain, images, names, study.models[knn].model,
             train_images=study.dataset.train_images, train_labels=study.dataset.train_labels,
             class_names=study.dataset.class_names, rows=rows, model_labels=study.labels,
-            sources=args.images, knn_label=study.label(knn),
+            sources=good, knn_label=study.label(knn),
         )
         for page in pages:
             print(f"explanation: {page}")
-    return 0
+    return EXIT_USAGE if errors else 0
 
 
 def _cmd_download(args) -> int:
-    from .data import default_mnist_dir, download_mnist
+    from . import data
+    from .cli_checks import check_output_dir
 
-    directory = Path(args.data_dir) if args.data_dir else default_mnist_dir()
-    for path in download_mnist(directory, progress=not args.quiet):
+    directory = Path(args.data_dir) if args.data_dir else data.default_mnist_dir()
+    check_output_dir(directory, "--data-dir")
+    for path in data.download_mnist(directory, progress=not args.quiet):
         print(path)
     return 0
 
@@ -257,10 +298,9 @@ COMMANDS = {
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
-    from .cache import CacheError
-    from .data import DataError
+    from .errors import CacheError, DataError
 
-    errors: list[type[BaseException]] = [UsageError, DataError, CacheError, ValueError, FileNotFoundError]
+    errors: list[type[BaseException]] = [UsageError, DataError, CacheError, ValueError, OSError]
     try:
         from .report.render import RenderError
 
@@ -270,26 +310,50 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``lussi`` command; returns the exit status."""
+def _message(error: BaseException, args) -> str:
+    if isinstance(error, OSError):
+        from .safe_io import describe_os_error
+
+        option = "--explain" if getattr(args, "explain", None) and str(error.filename or "").startswith(
+            args.explain) else "--cache-dir or LUSSI_CACHE_DIR"
+        return describe_os_error(error, hint=f"choose another location with {option}")
+    return str(error)
+
+
+def _run(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.quiet:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # -q wins over a level left in the shell's environment
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
+        from .cli_checks import prepare
+
+        prepare(args)
         return COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        print("lussi: interrupted", file=sys.stderr)
-        return 130
     except Exception as error:  # noqa: BLE001 - narrowed just below
         if args.debug or not isinstance(error, _expected_errors()):
             raise
-        message = str(error).strip().splitlines()
+        message = _message(error, args).strip().splitlines()
         first = message[0] if message else type(error).__name__
         print(f"lussi: error: {first}", file=sys.stderr)
         for line in message[1:]:
             print(f"  {line}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``lussi`` command; returns the exit status (130 after Ctrl-C, whatever swallowed it)."""
+    interrupts.install(until_exit=argv is None)
+    status = interrupts.EXIT_INTERRUPTED
+    try:
+        status = _run(argv)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        status = interrupts.finish(status)
+    if status == interrupts.EXIT_INTERRUPTED:
+        print("lussi: interrupted", file=sys.stderr, flush=True)
+    return status
 
 
 if __name__ == "__main__":

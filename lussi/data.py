@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gzip
 import hashlib
 import os
 import tempfile
 import urllib.parse
-import zlib
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
+
+from .errors import ChecksumError, DataError
+from .idx import read_idx, write_idx
+from .safe_io import describe_os_error, open_regular
+from .validation import check_split, read_checksums, read_class_names
 
 __all__ = [
     "DataError",
@@ -40,10 +43,6 @@ __all__ = [
     "verify_checksums",
     "write_idx",
 ]
-
-
-class DataError(ValueError):
-    """A data file or directory is missing, corrupt or inconsistent."""
 
 
 # The four files of the original MNIST distribution and their sha256 digests
@@ -65,123 +64,41 @@ MNIST_MIRRORS = (
 # A download larger than this is not MNIST: stop reading rather than fill the disk.
 MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
 
-_IDX_DTYPES = {
-    0x08: np.dtype(np.uint8),
-    0x09: np.dtype(np.int8),
-    0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"),
-    0x0D: np.dtype(">f4"),
-    0x0E: np.dtype(">f8"),
-}
-
 _SPLIT_FILES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
+SUMS_FILE = "SHA256SUMS"
+CLASSES_FILE = "classes.txt"
+DIGIT_CLASSES = tuple(str(i) for i in range(10))
 
 
-# --------------------------------------------------------------------------- idx files
-
-
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read one idx file (gzipped or not) and validate its header.
-
-    Parameters
-    ----------
-    path : path-like
-        An idx file such as ``train-images-idx3-ubyte.gz``. Gzip is detected
-        from the content, not the name.
-
-    Returns
-    -------
-    ndarray
-        The array with the dimensions and dtype the header declares (native
-        byte order).
-
-    Raises
-    ------
-    DataError
-        If the file is missing, not gzip-readable, has a bad magic number or
-        dtype code, or holds fewer or more bytes than its header declares.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as error:
-            raise DataError(
-                f"{path}: corrupt or truncated gzip data ({error}); delete the file and download it again"
-            ) from None
-    if len(raw) < 4:
-        raise DataError(f"{path}: too short to be an idx file ({len(raw)} bytes)")
-    if raw[0] != 0 or raw[1] != 0:
-        raise DataError(
-            f"{path}: bad idx magic number 0x{raw[:4].hex()} (an idx file starts with two zero bytes)"
-        )
-    type_code, ndim = raw[2], raw[3]
-    if type_code not in _IDX_DTYPES:
-        raise DataError(f"{path}: unknown idx data type code 0x{type_code:02x}")
-    if ndim == 0:
-        raise DataError(f"{path}: idx header declares zero dimensions")
-    header_size = 4 + 4 * ndim
-    if len(raw) < header_size:
-        raise DataError(f"{path}: truncated idx header")
-    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    dtype = _IDX_DTYPES[type_code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    actual = len(raw) - header_size
-    if actual != expected:
-        problem = "truncated" if actual < expected else "has trailing bytes"
-        raise DataError(
-            f"{path}: {problem}: header declares shape {shape} ({expected} bytes of data), file holds {actual}"
-        )
-    array = np.frombuffer(raw, dtype=dtype, offset=header_size).reshape(shape)
-    return array.astype(dtype.newbyteorder("="), copy=True)
-
-
-def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
-    """Write ``array`` as an idx file (gzipped when ``path`` ends in ``.gz``).
-
-    The inverse of :func:`read_idx`; used to build small synthetic datasets
-    (tests, examples) in MNIST's layout.
-
-    Parameters
-    ----------
-    path : path-like
-    array : ndarray
-        uint8, int8, int16, int32, float32 or float64, at least 1-D.
-
-    Returns
-    -------
-    Path
-    """
-    array = np.asarray(array)
-    codes = {np.dtype(v).newbyteorder("=").str: k for k, v in _IDX_DTYPES.items()}
-    code = codes.get(array.dtype.newbyteorder("=").str)
-    if code is None or array.ndim == 0:
-        raise ValueError(f"cannot write dtype {array.dtype} with {array.ndim} dimensions as idx")
-    header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
-    payload = header + array.astype(_IDX_DTYPES[code], copy=False).tobytes()
-    path = Path(path)
-    path.write_bytes(gzip.compress(payload, mtime=0) if path.suffix == ".gz" else payload)
-    return path
+# --------------------------------------------------------------------------- checksums
 
 
 def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
+    """Hex sha256 of a regular file's bytes, read in 1 MiB blocks (DataError for anything else)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_regular(path, error=DataError) as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
 
 
-def verify_checksums(directory: str | os.PathLike, *, sums_file: str = "SHA256SUMS") -> list[str]:
+def _check_listed(directory: Path, sums_path: Path, sums: dict[str, str], *, read: set[str]) -> list[str]:
+    """Every listed file must exist; those not in ``read`` (which are checked as they are read) are hashed now."""
+    for name in sums:
+        if not os.path.lexists(directory / name):
+            raise DataError(f"{directory / name}: listed in {sums_path.name} but missing")
+    for name, expected in sums.items():
+        if name not in read and (actual := sha256_file(directory / name)) != expected:
+            raise ChecksumError(directory / name, expected, actual)
+    return list(sums)
+
+
+def verify_checksums(directory: str | os.PathLike, *, sums_file: str = SUMS_FILE) -> list[str]:
     """Check files in ``directory`` against a ``sha256sum``-format list.
 
     Parameters
@@ -199,32 +116,15 @@ def verify_checksums(directory: str | os.PathLike, *, sums_file: str = "SHA256SU
     Raises
     ------
     DataError
-        If a listed file is missing or its digest differs; the message gives
-        the expected and actual sha256.
+        If the list is malformed (see :func:`lussi.validation.read_checksums`),
+        a listed file is missing or its digest differs; the message gives the
+        expected and actual sha256.
     """
     directory = Path(directory)
     listing = directory / sums_file
-    if not listing.is_file():
+    if not os.path.lexists(listing):
         return []
-    verified = []
-    for number, line in enumerate(listing.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        parts = line.split(maxsplit=1)
-        if len(parts) != 2 or len(parts[0]) != 64:
-            raise DataError(f"{listing}:{number}: not a sha256sum line: {line!r}")
-        expected, name = parts[0].lower(), parts[1].strip().lstrip("*")
-        target = directory / name
-        if not target.is_file():
-            raise DataError(f"{target}: listed in {sums_file} but missing")
-        actual = sha256_file(target)
-        if actual != expected:
-            raise DataError(
-                f"{target}: checksum mismatch: expected sha256 {expected}, got {actual}; "
-                "the file is corrupt or not the original, download it again"
-            )
-        verified.append(name)
-    return verified
+    return _check_listed(directory, listing, read_checksums(listing), read=set())
 
 
 # --------------------------------------------------------------------------- datasets
@@ -400,13 +300,48 @@ def _stratified_sample(labels: np.ndarray, n: int | None, random_state: int) -> 
 
 
 def _find_idx_file(directory: Path, stem: str) -> Path:
-    for name in (stem + ".gz", stem, stem.replace("-idx", ".idx")):
-        if (directory / name).is_file():
-            return directory / name
-    raise DataError(
-        f"{directory}: missing {stem}.gz (or {stem}); an idx dataset directory needs "
-        "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte"
-    )
+    # lexists: a directory, FIFO or dangling link under the name is reported as such by the reader.
+    present = [directory / name for name in (stem + ".gz", stem, stem.replace("-idx", ".idx"))
+               if os.path.lexists(directory / name)]
+    if len(present) > 1:
+        raise DataError(
+            f"{directory}: holds both {' and '.join(p.name for p in present)}; keep only one, so that it is "
+            "clear which one is read and checked"
+        )
+    if not present:
+        raise DataError(
+            f"{directory}: missing {stem}.gz (or {stem}); an idx dataset directory needs "
+            "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte"
+        )
+    return present[0]
+
+
+def _dataset_dir(directory: str | os.PathLike) -> Path:
+    directory = Path(directory).absolute()
+    try:
+        found = directory.is_dir()
+    except OSError as error:  # an over-long name, a symlink loop
+        raise DataError(f"dataset directory {describe_os_error(error)}") from None
+    if not found:
+        raise DataError(f"{directory}: dataset directory not found")
+    return directory
+
+
+def _digests(directory: Path, files: dict[str, Path], classes: Path | None) -> dict[Path, str | None]:
+    """The digest each file read must have: every byte the study uses is covered by SHA256SUMS, or refused."""
+    listing = directory / SUMS_FILE
+    read = [*files.values(), *([classes] if classes is not None else [])]
+    if not os.path.lexists(listing):
+        return {path: None for path in read}
+    sums = read_checksums(listing)
+    _check_listed(directory, listing, sums, read={path.name for path in read})
+    for path in read:
+        if path.name not in sums:
+            raise DataError(
+                f"{path}: not listed in {listing}, so what would be read cannot be verified; add its digest "
+                f"(sha256sum {path.name} >> {SUMS_FILE}) or remove the file"
+            )
+    return {path: sums[path.name] for path in read}
 
 
 def load_idx_dataset(
@@ -415,6 +350,7 @@ def load_idx_dataset(
     name: str | None = None,
     verify: bool = True,
     class_names: Iterable[str] | None = None,
+    pinned: Mapping[str, str] | None = None,
 ) -> Dataset:
     """Load a dataset stored as the four MNIST-style idx files.
 
@@ -424,15 +360,21 @@ def load_idx_dataset(
     ----------
     directory : path-like
         Holds ``train-images-idx3-ubyte[.gz]``, ``train-labels-idx1-ubyte[.gz]``,
-        ``t10k-images-idx3-ubyte[.gz]`` and ``t10k-labels-idx1-ubyte[.gz]``,
-        optionally ``SHA256SUMS`` (checked when ``verify``) and ``classes.txt``
-        (one class name per line; default ``"0"`` … ``"9"``).
+        ``t10k-images-idx3-ubyte[.gz]`` and ``t10k-labels-idx1-ubyte[.gz]``
+        (exactly one copy of each), optionally ``SHA256SUMS`` (as written by
+        ``sha256sum``) and ``classes.txt`` (one class name per line; default
+        ``"0"`` ... ``"9"``). When ``SHA256SUMS`` is present, every file read
+        (``classes.txt`` included) must be listed in it and match.
     name : str, optional
         Dataset name; defaults to the directory's name.
     verify : bool
-        Check ``SHA256SUMS`` when present.
+        Check digests (``SHA256SUMS``, or ``pinned``).
     class_names : iterable of str, optional
         Overrides ``classes.txt``.
+    pinned : mapping of str to str, optional
+        File name to sha256 of exactly the four files to read (train images,
+        train labels, test images, test labels); ``SHA256SUMS`` is then not
+        consulted, and ``classes.txt`` only when ``class_names`` is None.
 
     Returns
     -------
@@ -441,44 +383,30 @@ def load_idx_dataset(
     Raises
     ------
     DataError
-        Missing files, bad headers, checksum mismatch, images and labels that
-        disagree in count, non-uint8 pixels, or labels outside the classes.
+        Missing, duplicated or unlisted files, bad headers, checksum mismatch,
+        images and labels that disagree in count, non-uint8 pixels, images
+        without pixels, labels that are not integers or lie outside the classes.
     """
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise DataError(f"{directory}: dataset directory not found")
-    if verify:
-        verify_checksums(directory)
-    arrays = {key: read_idx(_find_idx_file(directory, stem)) for key, stem in _SPLIT_FILES.items()}
+    directory = _dataset_dir(directory)
+    if pinned is not None:
+        files = {key: directory / next(n for n in pinned if n.startswith(stem)) for key, stem in _SPLIT_FILES.items()}
+    else:
+        files = {key: _find_idx_file(directory, stem) for key, stem in _SPLIT_FILES.items()}
+    classes = directory / CLASSES_FILE
+    classes = classes if class_names is None and os.path.lexists(classes) else None
+    if not verify:
+        digests = {}
+    elif pinned is not None:
+        digests = {path: pinned[path.name] for path in files.values()}
+    else:
+        digests = _digests(directory, files, classes)
+    arrays = {key: read_idx(path, sha256=digests.get(path)) for key, path in files.items()}
     if class_names is None:
-        classes_file = directory / "classes.txt"
-        if classes_file.is_file():
-            class_names = [line.strip() for line in classes_file.read_text().splitlines() if line.strip()]
-        else:
-            class_names = [str(i) for i in range(10)]
-    class_names = tuple(class_names)
+        class_names = read_class_names(classes, sha256=digests.get(classes)) if classes else DIGIT_CLASSES
+    class_names = tuple(str(c) for c in class_names)
     for split in ("train", "test"):
-        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
-        stem_i, stem_l = _SPLIT_FILES[f"{split}_images"], _SPLIT_FILES[f"{split}_labels"]
-        if images.ndim != 3 or images.dtype != np.uint8:
-            raise DataError(
-                f"{directory / stem_i}: expected uint8 images of 3 dimensions (n, height, width), "
-                f"got {images.dtype} with shape {images.shape}"
-            )
-        if labels.ndim != 1:
-            raise DataError(f"{directory / stem_l}: expected 1-D labels, got shape {labels.shape}")
-        if len(images) != len(labels):
-            raise DataError(
-                f"{directory}: {stem_i} holds {len(images)} images but {stem_l} holds {len(labels)} labels"
-            )
-        if len(labels) == 0:
-            raise DataError(f"{directory / stem_l}: no items")
-        bad = (labels < 0) | (labels >= len(class_names))
-        if bad.any():
-            raise DataError(
-                f"{directory / stem_l}: label {int(labels[bad][0])} at index {int(np.argmax(bad))} is outside "
-                f"0-{len(class_names) - 1} (the dataset has {len(class_names)} classes)"
-            )
+        check_split(arrays[f"{split}_images"], arrays[f"{split}_labels"], files[f"{split}_images"],
+                    files[f"{split}_labels"], len(class_names))
     if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
         raise DataError(
             f"{directory}: train images are {arrays['train_images'].shape[1:]} but test images are "
@@ -541,15 +469,19 @@ def default_mnist_dir() -> Path:
     A clone of the project carries the files in ``data/mnist``; an installed
     package without them uses ``~/.local/share/lussi/mnist`` (or
     ``$XDG_DATA_HOME/lussi/mnist``), where :func:`download_mnist` puts them.
+    A relative ``LUSSI_DATA_DIR`` is taken from the working directory; an
+    empty one is refused rather than ignored.
     """
     env = os.environ.get("LUSSI_DATA_DIR")
-    if env:
-        return Path(env) / "mnist"
+    if env is not None:
+        if not env:
+            raise DataError("LUSSI_DATA_DIR is set but empty; unset it or set it to a directory")
+        return Path(env).absolute() / "mnist"
     project = Path(__file__).resolve().parents[1] / "data" / "mnist"
     if project.is_dir():
         return project
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "lussi" / "mnist"
+    return Path(base).absolute() / "lussi" / "mnist"
 
 
 def download_mnist(
@@ -647,7 +579,7 @@ def _https_only_opener():
 
 
 def _download_one(url, target: Path, expected: str, opener, max_bytes: int, timeout: float, progress: bool):
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     digest = hashlib.sha256()
     size = 0
@@ -714,30 +646,35 @@ def load_dataset(
     if isinstance(name, str) and name == "digits":
         return load_digits_dataset()
     if isinstance(name, str) and name == "mnist":
-        directory = Path(data_dir) if data_dir is not None else default_mnist_dir()
-        missing = [f for f in MNIST_FILES if not (directory / f).is_file()]
-        if missing and download:
-            download_mnist(directory)
-        elif missing:
-            raise DataError(
-                f"MNIST files not found in {directory} (missing {', '.join(missing)}); "
-                "run `lussi download` (or pass download=True), or set LUSSI_DATA_DIR"
-            )
-        if verify:
-            for file_name, expected in MNIST_FILES.items():
-                actual = sha256_file(directory / file_name)
-                if actual != expected:
-                    raise DataError(
-                        f"{directory / file_name}: checksum mismatch: expected sha256 {expected}, got {actual}; "
-                        "the file is corrupt or not the original MNIST, delete it and run `lussi download`"
-                    )
-        return load_idx_dataset(directory, name="mnist", verify=False)
-    path = Path(name)
-    if path.is_dir():
+        return _load_mnist(data_dir, download=download, verify=verify)
+    path = Path(name).absolute()
+    try:
+        found = path.is_dir()
+    except OSError as error:  # an over-long name, a symlink loop
+        raise DataError(f"dataset {describe_os_error(error)}") from None
+    if found:
         return load_idx_dataset(path, verify=verify)
     raise DataError(
         f"unknown dataset {str(name)!r}: use 'mnist', 'digits' or a directory holding the four idx files"
     )
+
+
+def _load_mnist(data_dir, *, download: bool, verify: bool) -> Dataset:
+    directory = Path(data_dir).absolute() if data_dir is not None else default_mnist_dir()
+    missing = [f for f in MNIST_FILES if not os.path.lexists(directory / f)]
+    if missing and download:
+        download_mnist(directory)
+    elif missing:
+        raise DataError(
+            f"MNIST files not found in {directory} (missing {', '.join(missing)}); "
+            "run `lussi download` (or pass download=True), or set LUSSI_DATA_DIR"
+        )
+    try:
+        # The names are pinned with the digests: a classes.txt beside the files cannot rename the digits.
+        return load_idx_dataset(directory, name="mnist", verify=verify, pinned=MNIST_FILES, class_names=DIGIT_CLASSES)
+    except ChecksumError as error:
+        raise ChecksumError(error.path, error.expected, error.actual,
+                            "the file is corrupt or not the original MNIST, delete it and run `lussi download`") from None
 
 
 # --------------------------------------------------------------------------- model inputs

@@ -25,13 +25,12 @@ turn models' outputs into a terminal table and a self-contained HTML page.
 from __future__ import annotations
 
 import base64
-import contextlib
 import dataclasses
 import html
 import io
 import math
 import os
-import tempfile
+import stat
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -39,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from .picture import WORK_SIDE, NoDigitFound, convert
+from .safe_io import atomic_write_text, describe_os_error, unique_file_names
 
 __all__ = [
     "DrawnDigits",
@@ -65,6 +65,8 @@ MAX_PIXELS = 40_000_000
 # Strokes thinner than this share of the box are thickened (MNIST: 10th
 # percentile of stroke width 2.4 px, median 3.0 px, for a 20 px box).
 MIN_STROKE = 0.12
+# Fewer pixels than this on a side cannot show a digit (nor estimate the paper's noise).
+MIN_SIDE = 3
 
 
 class ImageError(ValueError):
@@ -110,9 +112,13 @@ def load_digit_image(
         only specks or the sheet's edge); the message names the file.
     """
     path = Path(os.fspath(path))
-    if not path.exists():
-        raise ImageError(f"{path}: file not found; check the path (give one image file per digit)")
-    if not path.is_file():
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ImageError(f"{path}: file not found; check the path (give one image file per digit)") from None
+    except OSError as error:  # an over-long name, a symlink loop
+        raise ImageError(f"{path}: {describe_os_error(error, path=False)}") from None
+    if not stat.S_ISREG(mode):  # a directory, or a FIFO that would block the read
         raise ImageError(f"{path}: not a file; give image files (PNG or JPEG), not a directory")
     picture = _open_image(path)
     try:
@@ -174,6 +180,8 @@ def _open_image(path: Path):
         ) from None
     except OSError as error:
         raise ImageError(f"{path}: cannot be opened ({error})") from None
+    except Exception as error:  # noqa: BLE001 - Pillow's parsers raise anything on a malformed header
+        raise ImageError(f"{path}: not an image Pillow can read ({type(error).__name__}: {error})") from None
     width, height = picture.size
     if width * height > MAX_PIXELS:
         picture.close()
@@ -187,7 +195,7 @@ def _open_image(path: Path):
     _decode_small(picture)
     try:
         picture.load()
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
+    except Exception as error:  # noqa: BLE001 - decoders raise OSError, SyntaxError, struct.error... on bad data
         picture.close()
         raise ImageError(
             f"{path}: the image data is truncated or corrupt ({error}); save or export the picture again"
@@ -249,9 +257,18 @@ def preprocess_digit(
         picture = _array_to_picture(picture, name)
     elif not isinstance(picture, Image.Image):
         raise TypeError(f"picture must be a PIL image or a numpy array, got {type(picture).__name__}")
-    picture = ImageOps.exif_transpose(picture)
     try:
-        return convert(_to_grey(picture), size=int(size), box=int(box), min_stroke=min_stroke)
+        picture = ImageOps.exif_transpose(picture)
+    except Exception as error:  # noqa: BLE001 - a malformed EXIF block: the orientation cannot be known
+        raise ImageError(f"{name}: its EXIF data is corrupt ({error}); save or export the picture again") from None
+    grey = _to_grey(picture, name)
+    height, width = grey.shape
+    if round(min(height, width) * min(1.0, WORK_SIDE / max(height, width))) < MIN_SIDE:
+        # Also a sliver like 3x5000, which the conversion would shrink to 1 pixel across.
+        raise ImageError(f"{name}: {width}x{height} pixels is too small or too narrow to hold a digit; "
+                         f"use a picture of at least {MIN_SIDE}x{MIN_SIDE} with a sensible aspect ratio")
+    try:
+        return convert(grey, size=int(size), box=int(box), min_stroke=min_stroke)
     except NoDigitFound as error:
         raise ImageError(f"{name}: {error}") from None
 
@@ -287,17 +304,40 @@ def _array_to_picture(array: np.ndarray, name: str):
     raise ImageError(f"{name}: an image array must have shape (h, w), (h, w, 3) or (h, w, 4), got {array.shape}")
 
 
-def _to_grey(picture) -> np.ndarray:
+def _stretch(values: np.ndarray, name: str) -> np.ndarray:
+    """16-bit, 32-bit or float levels to 0..255 float32, the few most extreme pixels (hot or dead) clipped first."""
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        raise ImageError(f"{name}: the picture holds NaN or infinite pixel values; export it again as an "
+                         "8- or 16-bit PNG or TIFF")
+    flat = values.ravel()
+    # A single hot pixel would otherwise set the top of the range and leave the digit faint.
+    k = max(4, flat.size // 10_000)
+    if flat.size > 2 * k + 1:
+        low, high = np.partition(flat, (k, flat.size - 1 - k))[[k, flat.size - 1 - k]]
+        values = np.clip(values, low, high)
+    low, high = float(values.min()), float(values.max())
+    if not high > low:
+        return np.zeros(values.shape, dtype=np.float32)
+    # float64 where float32 could overflow (float64 TIFFs, ranges beyond 1e30).
+    work = np.float64 if values.dtype.itemsize > 4 or high - low > 1e30 else np.float32
+    return ((values.astype(work) - low) * (255.0 / (high - low))).astype(np.float32)
+
+
+def _to_grey(picture, name: str = "image") -> np.ndarray:
     """Grey levels 0..255 as float32 (h, w), transparency composited on a contrasting backdrop."""
     if picture.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
         # 16-bit and float scans: Pillow's convert("L") clips instead of scaling, so stretch the range.
-        values = np.asarray(picture, dtype=np.float32)
-        low, high = float(values.min()), float(values.max())
-        return (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
+        return _stretch(np.asarray(picture), name)
+    if picture.mode == "LAB":  # Pillow cannot convert LAB; its L* band is the lightness, 0..255
+        return np.asarray(picture.getchannel(0), dtype=np.float32)
     has_alpha = picture.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in picture.info
-    if not has_alpha:
-        return np.asarray(picture.convert("L"), dtype=np.float32)
-    rgba = picture.convert("RGBA")
+    try:
+        if not has_alpha:
+            return np.asarray(picture.convert("L"), dtype=np.float32)
+        rgba = picture.convert("RGBA")
+    except ValueError as error:  # "conversion from X to L not supported"
+        raise ImageError(f"{name}: colour mode {picture.mode} cannot be read ({error}); save it as RGB or "
+                         "greyscale PNG or JPEG") from None
     alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255.0
     grey = np.asarray(rgba.convert("RGB").convert("L"), dtype=np.float32)
     # Drawings exported with a transparent background are usually black strokes
@@ -783,19 +823,7 @@ def write_explanation(path, page: str) -> Path:
     """
     path = Path(os.fspath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(page)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; a page is meant to be opened and shared
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    return path
+    return atomic_write_text(path, page, mode=0o644)  # 0644: a page is meant to be opened and shared
 
 
 def write_explanations(
@@ -823,7 +851,8 @@ def write_explanations(
         Preprocessed digits.
     names : sequence of str
         One name per image (file names); page ``i`` is ``<stem of names[i]>.html``,
-        numbered when two stems collide.
+        numbered when two stems collide (ignoring case), shortened when very long
+        (see :func:`lussi.safe_io.unique_file_names`).
     knn_model, train_images, train_labels, class_names, k, knn_label
         As in :func:`explain_html`.
     rows : sequence of dict, optional
@@ -845,10 +874,9 @@ def write_explanations(
         if extra is not None and len(extra) != len(images):
             raise ValueError(f"{label} must have one entry per image ({len(images)}), got {len(extra)}")
     directory = Path(os.fspath(directory))
-    stems = [Path(name).stem or "image" for name in names]
+    filenames = unique_file_names([Path(name).stem for name in names], ".html")
     written = []
-    for i, (image, name, stem) in enumerate(zip(images, names, stems, strict=True)):
-        filename = f"{stem}.html" if stems.count(stem) == 1 else f"{i + 1:02d}-{stem}.html"
+    for i, (image, name, filename) in enumerate(zip(images, names, filenames, strict=True)):
         page = explain_html(
             image,
             knn_model,

@@ -256,8 +256,10 @@ def run(study, directory, cache, rebuild: bool = False):
         start = time.perf_counter()
         converted = convert_set(read_labels(directory), size=size)
         table = predict_set(converted, {name: t.model for name, t in study.models.items()})
-        return {"columns": list(table.columns), "records": table.to_dict(orient="records"),
+        return {"table": {"columns": list(table.columns), "records": table.to_dict(orient="records")},
                 "seconds": time.perf_counter() - start}
 
-    record = cache.get_or_build("realset", material, build, rebuild=rebuild).record
-    return pd.DataFrame(record["records"], columns=record["columns"]), float(record["seconds"])
+    schema = {"table": {"columns": list, "records": list}, "seconds": float}
+    record = cache.get_or_build("realset", material, build, rebuild=rebuild, schema=schema).record
+    table = record["table"]
+    return pd.DataFrame(table["records"], columns=table["columns"]), float(record["seconds"])

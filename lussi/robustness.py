@@ -351,7 +351,7 @@ def robustness_table(
 
     steps = perturbations
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         steps = tqdm(perturbations, desc="robustness", unit="set")
     seen: dict[str, dict[str, np.ndarray]] = {}

@@ -26,6 +26,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import interrupts
 from .cache import Cache
 from .config import Profile, get_profile
 from .data import Dataset, load_dataset
@@ -275,7 +276,8 @@ def _latency(study_models: dict, specs: dict, dataset: Dataset, profile: Profile
         )
         return {"latency": sweep.to_dict(orient="records"), "measured_at": time.time()}
 
-    entry = cache.get_or_build("latency", material, build, rebuild=rebuild)
+    entry = cache.get_or_build("latency", material, build, rebuild=rebuild,
+                               schema={"latency": list, "measured_at": float})
     return pd.DataFrame(entry.record["latency"]), entry.record["measured_at"]
 
 
@@ -307,12 +309,15 @@ def _seed_split(dataset: Dataset, profile: Profile, cache: Cache, rebuild: bool)
             "test_from_original_test_split": int(np.sum(test_idx >= len(dataset.train_labels))),
         }
 
-    return cache.get_or_build("seedsplit", material, build, rebuild=rebuild).record
+    schema = {"accuracy": float, "n_train": int, "n_test": int, "test_from_original_test_split": int}
+    return cache.get_or_build("seedsplit", material, build, rebuild=rebuild, schema=schema).record
 
 
 # --------------------------------------------------------------------------- extras
 
 EXTRAS_VERSION = 1
+# What a cached table record holds (see _records); anything else is discarded and rebuilt.
+TABLE_RECORD = {"table": {"columns": list, "records": list}, "seconds": float}
 
 
 def _records(table) -> dict:
@@ -352,7 +357,7 @@ def _robustness(study: StudyResults, cache: Cache, progress: bool, rebuild: bool
         )
         return {"table": _records(table), "seconds": time.perf_counter() - start}
 
-    entry = cache.get_or_build("robustness", material, build, rebuild=rebuild)
+    entry = cache.get_or_build("robustness", material, build, rebuild=rebuild, schema=TABLE_RECORD)
     return _frame(entry.record["table"]), float(entry.record["seconds"])
 
 
@@ -371,7 +376,9 @@ def _denoise(study: StudyResults, cache: Cache, rebuild: bool):
         result = denoise_demo(dataset.train_images, dataset.test_images, **options, random_state=profile.seed)
         return {**result.to_record(), "seconds": time.perf_counter() - start}
 
-    record = dict(cache.get_or_build("denoise", material, build, rebuild=rebuild).record)
+    schema = {"seconds": float, **{k: list for k in ("noisy", "denoised", "clean")},
+              **{k: float for k in ("mse_noisy", "mse_denoised", "psnr_noisy", "psnr_denoised")}}
+    record = dict(cache.get_or_build("denoise", material, build, rebuild=rebuild, schema=schema).record)
     seconds = float(record.pop("seconds"))
     return DenoiseResult.from_record(record), seconds
 
@@ -427,7 +434,7 @@ def _learning(study: StudyResults, cache: Cache, progress: bool, rebuild: bool):
                                    random_state=profile.seed, progress=progress)
             return {"table": _records(table), "seconds": time.perf_counter() - start}
 
-        entry = cache.get_or_build(f"curve-{name}", material, build, rebuild=rebuild)
+        entry = cache.get_or_build(f"curve-{name}", material, build, rebuild=rebuild, schema=TABLE_RECORD)
         frames.append(_frame(entry.record["table"]))
         seconds += float(entry.record["seconds"])
     # The full-split point is the study's model itself: same split, seed and epochs as a retrain would use.
@@ -471,7 +478,7 @@ def _drawn(study: StudyResults, cache: Cache, rebuild: bool):
         table = predict_drawn_digits(drawn, {name: t.model for name, t in study.models.items()})
         return {"table": _records(table), "seconds": time.perf_counter() - start}
 
-    entry = cache.get_or_build("drawn", material, build, rebuild=rebuild)
+    entry = cache.get_or_build("drawn", material, build, rebuild=rebuild, schema=TABLE_RECORD)
     return drawn, _frame(entry.record["table"]), float(entry.record["seconds"])
 
 
@@ -565,7 +572,7 @@ def run_study(
     profile = get_profile(profile)
     if not isinstance(cache, Cache):
         cache = Cache(cache)
-    cache.clean_temporary()  # leftovers of builds killed more than an hour ago
+    cache.clean_temporary()  # leftovers of killed builds (never of a build another process is running)
     if log is None:
         log = (lambda line: print(line, file=sys.stderr, flush=True)) if progress else (lambda line: None)
     if not isinstance(dataset, Dataset):
@@ -576,6 +583,7 @@ def run_study(
     trained: dict[str, TrainedModel] = {}
     predictions: dict[str, TestPredictions] = {}
     for index, spec in enumerate(specs.values(), start=1):
+        interrupts.check()
         log(f"[{index}/{len(specs)}] {spec.label}: training or loading from cache")
         if spec.family == "knn":
             result = train_knn(

@@ -32,8 +32,12 @@ def make_idx_dataset(
     gz: bool = True,
     checksums: bool = True,
     seed: int = 0,
+    class_names: list[str] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Write a tiny learnable idx dataset (class c lights up a band of rows) and return its arrays."""
+    """Write a tiny learnable idx dataset (class c lights up a band of rows) and return its arrays.
+
+    ``class_names`` also writes ``classes.txt`` (listed in ``SHA256SUMS`` like the idx files).
+    """
     rng = np.random.default_rng(seed)
     arrays = {}
     for split, n in (("train", n_train), ("test", n_test)):
@@ -49,6 +53,10 @@ def make_idx_dataset(
     lines = []
     for key, stem in IDX_STEMS.items():
         path = write_idx(directory / (stem + suffix), arrays[key])
+        lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}")
+    if class_names is not None:
+        path = directory / "classes.txt"
+        path.write_text("\n".join(class_names) + "\n", encoding="utf-8")
         lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}")
     if checksums:
         (directory / "SHA256SUMS").write_text("\n".join(lines) + "\n")

@@ -92,8 +92,7 @@ def test_load_idx_dataset(idx_dir):
 
 
 def test_uncompressed_files_and_class_names(tmp_path):
-    make_idx_dataset(tmp_path, gz=False, n_classes=3)
-    (tmp_path / "classes.txt").write_text("cat\ndog\nbird\n")
+    make_idx_dataset(tmp_path, gz=False, n_classes=3, class_names=["cat", "dog", "bird"])
     ds = load_idx_dataset(tmp_path)
     assert ds.class_names == ("cat", "dog", "bird")
 

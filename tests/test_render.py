@@ -161,17 +161,20 @@ FAKE_QUARTO = """\
 import json, os, sys
 with open(os.environ["FAKE_QUARTO_LOG"], "a") as log:
     log.write(json.dumps({{"argv": sys.argv[1:], "cwd": os.getcwd()}}) + "\\n")
-fmt = sys.argv[sys.argv.index("--to") + 1]
 if os.environ.get("FAKE_QUARTO_FAIL"):
     print("ERROR: something broke", file=sys.stderr)
     sys.exit(1)
-with open(json.loads(os.environ["FAKE_QUARTO_OUTPUTS"])[fmt], "w") as out:
-    out.write("<html><title>fake</title></html>")
+names = json.loads(os.environ["FAKE_QUARTO_OUTPUTS"])
+formats = [sys.argv[sys.argv.index("--to") + 1]] if "--to" in sys.argv else list(names)
+for fmt in formats:
+    with open(os.path.join(sys.argv[sys.argv.index("--output-dir") + 1], names[fmt]), "w") as out:
+        out.write("<html><title>fake</title></html>")
 """
 
 
 @pytest.fixture
 def fake_quarto(tmp_path, monkeypatch):
+    """A stand-in for the CLI (unit tests of the dispatch); tests/test_quarto.py runs the real one."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     script = bin_dir / "quarto"
@@ -183,31 +186,53 @@ def fake_quarto(tmp_path, monkeypatch):
     return log
 
 
-def test_auto_engine_runs_quarto_per_format_with_params(tmp_path, fake_quarto, monkeypatch):
-    doc = _copy_fixture("basic", tmp_path)
-    qmd = doc / "report.qmd"
+def _calls(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_auto_engine_runs_quarto_once_for_both_formats_with_params(tmp_path, fake_quarto, monkeypatch):
+    doc = _copy_fixture("quarto", tmp_path)  # _quarto.yml names both formats
+    qmd = doc / "small.qmd"
     expected = output_paths(qmd)
-    assert {p.name for p in expected.values()} == {"fixture-report.html", "fixture-deck.html"}
-    monkeypatch.setenv("FAKE_QUARTO_OUTPUTS", json.dumps({k: str(v) for k, v in expected.items()}))
+    monkeypatch.setenv("FAKE_QUARTO_OUTPUTS", json.dumps({k: v.name for k, v in expected.items()}))
     result = render_report(qmd, params={"profile": "quick", "n_points": 5}, progress=False)
     assert result.engine == "quarto"
     assert result.outputs == expected and all(p.is_file() for p in expected.values())
-    calls = [json.loads(line) for line in fake_quarto.read_text().splitlines()]
-    assert [c["argv"] for c in calls] == [
-        ["render", str(qmd), "--to", fmt, "-P", "profile:quick", "-P", "n_points:5"] for fmt in ("html", "revealjs")
-    ]
-    assert all(Path(c["cwd"]) == doc for c in calls)
+    (call,) = _calls(fake_quarto)
+    staging = Path(call["argv"][call["argv"].index("--output-dir") + 1])
+    assert staging.parent == doc and not staging.exists()  # written aside, moved into place, cleaned up
+    assert call["argv"] == ["render", str(qmd), "--output-dir", str(staging), "-P", "profile:quick",
+                            "-P", "n_points:5"]
+    assert Path(call["cwd"]) == doc
+
+
+def test_formats_the_document_does_not_name_are_asked_for_one_by_one(tmp_path, fake_quarto, monkeypatch):
+    doc = _copy_fixture("basic", tmp_path)  # the front matter names html alone: a bare render writes no slides
+    qmd = doc / "report.qmd"
+    monkeypatch.setenv("FAKE_QUARTO_OUTPUTS", json.dumps({k: v.name for k, v in output_paths(qmd).items()}))
+    result = render_report(qmd, progress=False)
+    assert [call["argv"][-2:] for call in _calls(fake_quarto)] == [["--to", "html"], ["--to", "revealjs"]]
+    assert all(path.is_file() for path in result.outputs.values())
+
+
+def test_one_format_is_asked_for_by_name(tmp_path, fake_quarto, monkeypatch):
+    qmd = _copy_fixture("basic", tmp_path) / "report.qmd"
+    monkeypatch.setenv("FAKE_QUARTO_OUTPUTS", json.dumps({k: v.name for k, v in output_paths(qmd).items()}))
+    result = render_report(qmd, engine="quarto", formats=["revealjs"], progress=False)
+    (call,) = _calls(fake_quarto)
+    assert call["argv"][-2:] == ["--to", "revealjs"] and set(result.outputs) == {"revealjs"}
 
 
 def test_quarto_failure_raises_and_leaves_no_output(tmp_path, fake_quarto, monkeypatch):
     qmd = _copy_fixture("basic", tmp_path) / "report.qmd"
     stale = output_paths(qmd)["html"]
     stale.write_text("<html>old report</html>")
-    monkeypatch.setenv("FAKE_QUARTO_OUTPUTS", json.dumps({"html": str(stale)}))
+    monkeypatch.setenv("FAKE_QUARTO_OUTPUTS", json.dumps({"html": stale.name}))
     monkeypatch.setenv("FAKE_QUARTO_FAIL", "1")
-    with pytest.raises(RenderError, match="quarto render --to html failed with exit code 1:\nERROR: something broke"):
+    with pytest.raises(RenderError, match="quarto render failed with exit code 1: ERROR: something broke"):
         render_report(qmd, engine="quarto", formats=["html"], progress=False)
     assert not stale.exists()
+    assert not list(qmd.parent.glob(".lussi-render-*"))
 
 
 def test_quarto_engine_without_quarto_on_path(tmp_path, monkeypatch):
@@ -405,3 +430,14 @@ def test_chromium_shows_rendered_report(rendered, tmp_path):
     # reveal.js ran: the title slide is laid out and drawn with the embedded theme.
     assert deck["title"] == "Fixture Report" and deck["text_length"] > 20
     assert deck["nonwhite_fraction"] > 0.005
+
+
+def test_a_report_that_is_not_utf8_is_one_line_naming_it(tmp_path):
+    qmd = tmp_path / "latin.qmd"
+    qmd.write_bytes("# Caf\xe9\n".encode("latin-1"))
+    with pytest.raises(RenderError, match=r"latin\.qmd is not UTF-8 text \(byte 5: invalid continuation byte\)"):
+        render_report(qmd, engine="builtin", progress=False)
+    qmd.write_text("# hi\n", encoding="utf-8")
+    (tmp_path / "_quarto.yml").write_bytes(b"title: \xff\n")
+    with pytest.raises(RenderError, match=r"_quarto\.yml is not UTF-8 text"):
+        render_report(qmd, engine="builtin", progress=False)

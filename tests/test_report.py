@@ -13,7 +13,7 @@ import pytest
 from lussi.cache import Cache
 from lussi.report.browser import find_chromium, inspect_page
 from lussi.report.facts import summary_facts
-from lussi.report.render import external_resources, render_report
+from lussi.report.render import execute_report, external_resources, render_report
 from lussi.report.text import ms, pct, seconds
 from lussi.study import run_study
 
@@ -27,22 +27,47 @@ def _text(markup: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def kernel_cache(cache_dir):
+    """LUSSI_CACHE_DIR for kernels started by this module's renders (a kernel inherits the environment)."""
+    old = os.environ.get("LUSSI_CACHE_DIR")
+    os.environ["LUSSI_CACHE_DIR"] = str(cache_dir)
+    yield cache_dir
+    if old is None:
+        os.environ.pop("LUSSI_CACHE_DIR")
+    else:
+        os.environ["LUSSI_CACHE_DIR"] = old
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory, kernel_cache):
     workdir = tmp_path_factory.mktemp("report")
-    cache_dir = tmp_path_factory.mktemp("cache")
     for name in ("report.qmd", "_quarto.yml"):
         shutil.copy(ROOT / name, workdir / name)
-    old = os.environ.get("LUSSI_CACHE_DIR")
-    os.environ["LUSSI_CACHE_DIR"] = str(cache_dir)  # the kernel inherits it
-    try:
-        result = render_report(workdir / "report.qmd", engine="builtin", params={"profile": "quick"}, progress=False)
-    finally:
-        if old is None:
-            os.environ.pop("LUSSI_CACHE_DIR")
-        else:
-            os.environ["LUSSI_CACHE_DIR"] = old
-    study = run_study("quick", cache=Cache(cache_dir), progress=False)  # everything cached by the render
+    result = render_report(workdir / "report.qmd", engine="builtin", params={"profile": "quick"}, progress=False)
+    study = run_study("quick", cache=Cache(kernel_cache), progress=False)  # everything cached by the render
     return result, study
+
+
+# What makes real Quarto add require.js and jQuery from a CDN (src/core/jupyter/widgets.ts), or run scripts.
+FORBIDDEN_MIME = ("text/html", "application/javascript", "application/vnd.jupyter.widget-view+json")
+
+
+@pytest.mark.slow
+def test_no_cell_of_the_report_outputs_html_or_javascript(rendered):
+    nb = execute_report(ROOT / "report.qmd", params={"profile": "quick"})
+    outputs = [(index, output) for index, cell in enumerate(nb.cells) for output in cell.get("outputs", [])]
+    displays = [(index, output) for index, output in outputs if output["output_type"] in ("display_data", "execute_result")]
+    assert len(displays) > 30  # every figure, table and gallery of the report
+    offending = [(index, mime) for index, output in displays for mime in output.get("data", {}) if mime in FORBIDDEN_MIME]
+    assert offending == []
+    assert not [output for _, output in outputs if output["output_type"] == "error"]
+    markdown = [output for _, output in displays if "text/markdown" in output.get("data", {})]
+    assert len(markdown) >= 20 and all("{=html}" in output["data"]["text/markdown"] for output in markdown)
 
 
 @pytest.mark.slow

@@ -322,7 +322,7 @@ class KNNModel:
         features = np.empty((n_copies * n, n_features), dtype=dtype)
         starts = range(0, n, _CHUNK)
         if progress:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm
 
             starts = tqdm(starts, desc="KNN features", unit="chunk")
         for start in starts:
@@ -398,7 +398,7 @@ class KNNModel:
         rows = np.empty((len(images), k), dtype=np.int64)
         starts = range(0, len(images), _CHUNK)
         if progress:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm
 
             starts = tqdm(starts, desc="KNN neighbours", unit="chunk")
         for start in starts:

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import interrupts
 from ..data import check_images
 
 __all__ = [
@@ -450,6 +451,10 @@ def _epoch_logger(history: dict, config: NetworkConfig, optimizer, progress: boo
 
     class EpochLogger(keras.callbacks.Callback):
         start = None
+
+        def on_train_batch_begin(self, batch, logs=None):
+            # Not on_train_batch_end: overriding that one turns off Keras' asynchronous dispatch.
+            interrupts.check()  # stops within a batch when Ctrl-C was swallowed by a finaliser
 
         def on_epoch_begin(self, epoch, logs=None):
             if self.start is None:

@@ -238,7 +238,7 @@ class BoundIndex:
         indices = np.empty((len(queries), k), dtype=np.int64)
         starts = range(0, len(queries), chunk_size)
         if progress:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm
 
             starts = tqdm(starts, desc="k-NN search", unit="chunk")
         with _faiss_threads(1 if len(queries) < _SMALL_BATCH else None):

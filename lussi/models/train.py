@@ -26,7 +26,8 @@ from ..cache import Cache, CacheEntry, CacheError
 from ..config import Profile, get_profile
 from ..data import Dataset
 
-__all__ = ["TrainedModel", "TestPredictions", "library_versions", "predict_test", "train_knn", "train_neural_network"]
+__all__ = ["TrainedModel", "TestPredictions", "import_keras", "library_versions", "predict_test", "train_knn",
+           "train_neural_network"]
 
 MODEL_DIR = "model"
 
@@ -95,13 +96,7 @@ def library_versions(family: str) -> dict:
 
     versions = {"python": platform.python_version(), "numpy": np.__version__, "sklearn": sklearn.__version__}
     if family == "network":
-        try:
-            import keras
-        except ValueError as error:  # keras raises ValueError for an unknown KERAS_BACKEND
-            raise ValueError(
-                f"cannot load Keras with KERAS_BACKEND={os.environ.get('KERAS_BACKEND')!r} ({error}); "
-                "use tensorflow, jax or torch"
-            ) from None
+        keras = import_keras()
 
         backend = keras.backend.backend()
         versions["keras"] = keras.__version__
@@ -111,6 +106,30 @@ def library_versions(family: str) -> dict:
         except ImportError:
             pass
     return versions
+
+
+# The package that provides each Keras backend (what to install when its import fails).
+BACKEND_PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "openvino": "openvino"}
+# What a cached model record must hold (anything else is discarded and rebuilt).
+MODEL_RECORD = {"config": dict, "training_seconds": float}
+
+
+def import_keras():
+    """``import keras``, with a one-line error when ``KERAS_BACKEND`` names a backend that cannot load."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    try:
+        import keras
+    except ValueError as error:  # keras raises ValueError for an unknown KERAS_BACKEND
+        raise ValueError(
+            f"cannot load Keras with KERAS_BACKEND={backend!r} ({error}); use tensorflow, jax or torch"
+        ) from None
+    except ImportError as error:  # the backend's own package (torch, jax) is missing
+        package = BACKEND_PACKAGES.get(backend, error.name or backend)
+        raise ValueError(
+            f"KERAS_BACKEND={backend} needs the Python package {error.name or package!r}, which is not installed: "
+            f"pip install {package} (or unset KERAS_BACKEND to use TensorFlow)"
+        ) from None
+    return keras
 
 
 def _refused(entry: CacheEntry, error: Exception) -> CacheError:
@@ -209,7 +228,7 @@ def train_knn(
         record.update(config=chosen.to_dict(), n_train=int(len(dataset.train_labels)), versions=material["versions"])
         return record
 
-    entry = cache.get_or_build(f"knn-{name}", material, build, rebuild=rebuild)
+    entry = cache.get_or_build(f"knn-{name}", material, build, rebuild=rebuild, schema=MODEL_RECORD)
     model = _load_safely(KNNModel.load, entry)
     return TrainedModel(name, "knn", model, entry.record, entry)
 
@@ -271,7 +290,7 @@ def train_neural_network(
             "versions": material["versions"],
         }
 
-    entry = cache.get_or_build(f"net-{name}", material, build, rebuild=rebuild)
+    entry = cache.get_or_build(f"net-{name}", material, build, rebuild=rebuild, schema=MODEL_RECORD)
     model = _load_safely(NetworkModel.load, entry)
     return TrainedModel(name, "network", model, entry.record, entry)
 
@@ -307,7 +326,7 @@ def predict_test(trained: TrainedModel, dataset: Dataset, *, cache: Cache | None
             "n_test": int(len(labels)),
         }
 
-    entry = cache.get_or_build(f"test-{trained.name}", material, build, rebuild=rebuild)
+    entry = cache.get_or_build(f"test-{trained.name}", material, build, rebuild=rebuild, schema={"seconds": float})
     try:
         with np.load(entry.path / "predictions.npz", allow_pickle=False) as arrays:
             labels, probabilities = arrays["labels"], arrays["probabilities"]

@@ -222,7 +222,13 @@ def load_project_config(qmd_path: Path) -> dict:
     for name in ("_quarto.yml", "_quarto.yaml"):
         path = qmd_path.parent / name
         if path.is_file():
-            return _load_yaml(path.read_text(encoding="utf-8"), str(path))
+            try:
+                text = path.read_text(encoding="utf-8-sig")
+            except UnicodeDecodeError as exc:
+                raise QmdSyntaxError(
+                    f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it with UTF-8 encoding"
+                ) from None
+            return _load_yaml(text, str(path))
     return {}
 
 

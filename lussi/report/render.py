@@ -3,8 +3,9 @@
 Two engines produce the same files:
 
 ``quarto``
-    ``quarto render FILE --to FMT -P key:value ...`` once per format, used when
-    ``quarto`` is on PATH.
+    the real Quarto CLI (:mod:`lussi.report.quarto_engine`), used when ``quarto``
+    is on PATH: one ``quarto render FILE -P key:value ...`` for both formats,
+    which execute the cells once through Quarto's Jupyter cache.
 ``builtin``
     Quarto cannot be installed everywhere (its PyPI wheel downloads a binary at
     build time), so lussi also renders the ``.qmd`` itself: the Python cells run
@@ -54,7 +55,7 @@ from lussi.report.qmd import (
     parse_qmd,
 )
 
-__all__ = ["RenderError", "RenderResult", "external_resources", "output_paths", "render_report"]
+__all__ = ["RenderError", "RenderResult", "execute_report", "external_resources", "output_paths", "render_report"]
 
 ENGINES = ("auto", "builtin", "quarto")
 _HERE = Path(__file__).resolve().parent
@@ -196,9 +197,13 @@ def external_resources(html: str) -> list[str]:
 
 def _read_document(qmd: Path):
     try:
-        text = qmd.read_text(encoding="utf-8")
+        text = qmd.read_text(encoding="utf-8-sig")  # a leading byte-order mark is not part of the text
     except OSError as exc:
         raise RenderError(f"cannot read {qmd}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise RenderError(
+            f"{qmd} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it with UTF-8 encoding"
+        ) from None
     try:
         return parse_qmd(text, source_name=qmd.name), load_project_config(qmd)
     except QmdSyntaxError as exc:
@@ -335,7 +340,7 @@ def render_report(
     if engine == "quarto" and quarto is None:
         raise RenderError("engine='quarto' but `quarto` is not on PATH; install Quarto or use engine='builtin'")
     if engine == "quarto" or (engine == "auto" and quarto is not None):
-        _render_with_quarto(quarto, qmd, formats, params, paths, output_dir, progress, timeout)
+        _render_with_quarto(quarto, qmd, document, project, formats, params, paths, progress, timeout)
         used = "quarto"
     else:
         _render_builtin(qmd, document, project, formats, params, paths, progress, timeout)
@@ -351,35 +356,14 @@ def _quarto_value(value) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def _render_with_quarto(quarto, qmd, formats, params, paths, output_dir, progress, timeout):
-    for fmt in formats:
-        cmd = [quarto, "render", str(qmd), "--to", fmt]
-        for key, value in params.items():
-            cmd += ["-P", f"{key}:{_quarto_value(value)}"]
-        if output_dir is not None:
-            cmd += ["--output-dir", str(Path(output_dir).resolve())]
-        try:
-            proc = subprocess.run(
-                cmd,
-                check=False,
-                cwd=qmd.parent,
-                stdout=subprocess.PIPE,
-                stderr=None if progress else subprocess.PIPE,
-                text=True,
-                timeout=timeout,
-            )
-        except subprocess.TimeoutExpired:
-            paths[fmt].unlink(missing_ok=True)
-            raise RenderError(f"quarto render --to {fmt} took longer than {timeout} s and was stopped") from None
-        if proc.returncode != 0:
-            paths[fmt].unlink(missing_ok=True)
-            detail = strip_ansi(proc.stderr or proc.stdout or "").strip()[-2000:]
-            raise RenderError(
-                f"quarto render --to {fmt} failed with exit code {proc.returncode}"
-                + (f":\n{detail}" if detail else " (see its output above)")
-            )
-        if not paths[fmt].is_file():
-            raise RenderError(f"quarto render --to {fmt} succeeded but {paths[fmt]} does not exist")
+def _render_with_quarto(quarto, qmd, document, project, formats, params, paths, progress, timeout):
+    from .quarto_engine import QuartoFailure, render_with_quarto
+
+    try:
+        render_with_quarto(quarto, qmd, document, project, formats, params, paths, progress=progress,
+                           timeout=timeout, quarto_value=_quarto_value)
+    except QuartoFailure as failure:
+        raise RenderError(str(failure), traceback=failure.detail or None) from None
 
 
 # --------------------------------------------------------------------------- builtin engine
@@ -941,7 +925,7 @@ def _run_pandoc(markdown: Path, meta: Path, fmt: str, config: dict, target: Path
     return proc.stderr
 
 
-def _render_builtin(qmd, document, project, formats, params, paths, progress, timeout):
+def _prepare_builtin(qmd, document, project, formats, params):
     configs = {fmt: format_config(project, document.front_matter, fmt) for fmt in formats}
     primary = configs["html"] if "html" in configs else configs[formats[0]]
     execute = primary.get("execute") or {}
@@ -949,6 +933,37 @@ def _render_builtin(qmd, document, project, formats, params, paths, progress, ti
         raise RenderError(f"`execute:` in {qmd.name} or _quarto.yml must be a mapping, got {execute!r}")
     kernel = _kernel_name(primary)
     nb, steps = _build_notebook(document, primary, execute, params, kernel)
+    return configs, nb, steps, kernel
+
+
+def execute_report(qmd, *, params=None, progress=False, timeout=None):
+    """Run a ``.qmd``'s cells as the built-in engine does and return the executed notebook.
+
+    What a render would embed, before any conversion: a test can read every
+    cell's outputs and their mime types.
+
+    Parameters
+    ----------
+    qmd : str or Path
+    params : dict, optional
+        Report parameters, as for :func:`render_report`.
+    progress : bool, default False
+    timeout : float, optional
+        Seconds any one cell may run.
+
+    Returns
+    -------
+    nbformat.NotebookNode
+    """
+    qmd, formats, params = _validate(qmd, "builtin", FORMATS, params, timeout)
+    document, project = _read_document(qmd)
+    _, nb, steps, kernel = _prepare_builtin(qmd, document, project, formats, params)
+    _execute(nb, steps, qmd, kernel, progress, timeout)
+    return nb
+
+
+def _render_builtin(qmd, document, project, formats, params, paths, progress, timeout):
+    configs, nb, steps, kernel = _prepare_builtin(qmd, document, project, formats, params)
     _execute(nb, steps, qmd, kernel, progress, timeout)
     with tempfile.TemporaryDirectory(prefix="lussi-render-") as tmp:
         workdir = Path(tmp)

@@ -7,7 +7,9 @@ and :mod:`lussi.visualize`; ``report.qmd`` cells are one call each.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import re
 
 import numpy as np
 import pandas as pd
@@ -17,6 +19,7 @@ from .facts import summary_facts
 from .text import count, megabytes, ms, pct, pvalue, render_text, seconds
 
 __all__ = [
+    "HtmlBlock",
     "accuracy_figure",
     "accuracy_table",
     "architecture_table",
@@ -41,6 +44,7 @@ __all__ = [
     "misclassified_gallery",
     "one_vs_rest_figure",
     "per_class_figure",
+    "per_class_heading",
     "per_class_table",
     "real_pictures",
     "reproducibility_table",
@@ -51,6 +55,34 @@ __all__ = [
     "text",
     "training_curves",
 ]
+
+
+class HtmlBlock(str):
+    """HTML that a report cell hands to the document as a raw block, never as a ``text/html`` output.
+
+    Jupyter shows it through ``_repr_markdown_``: a ```` ```{=html} ```` fence. A
+    ``text/html`` display_data would make real Quarto add require.js and jQuery
+    from a CDN to the page (``extractJupyterWidgetDependencies`` in its
+    ``src/core/jupyter/widgets.ts``), so the report would not be self-contained.
+    It is a ``str``, so callers and tests read the HTML directly.
+    """
+
+    __slots__ = ()
+
+    def _repr_markdown_(self) -> str:
+        longest = max((len(run) for run in re.findall(r"`+", self)), default=0)
+        fence = "`" * max(3, longest + 1)
+        return f"{fence}{{=html}}\n{self}\n{fence}\n"
+
+
+def _html_block(view):
+    """Wrap an HTML-returning view's result in :class:`HtmlBlock`."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs) -> HtmlBlock:
+        return HtmlBlock(view(*args, **kwargs))
+
+    return wrapped
 
 
 def colors(study) -> dict[str, str]:
@@ -80,7 +112,8 @@ def _note(message: str) -> str:
 # --------------------------------------------------------------------------- data
 
 
-def digit_matrix(study, index: int = 0) -> str:
+@_html_block
+def digit_matrix(study, index: int = 0) -> HtmlBlock:
     """The pixel matrix (values printed) of training image ``index``."""
     ds = study.dataset
     label = ds.class_names[int(ds.train_labels[index])]
@@ -89,7 +122,8 @@ def digit_matrix(study, index: int = 0) -> str:
     )
 
 
-def sample_grid(study, per_class: int = 10) -> str:
+@_html_block
+def sample_grid(study, per_class: int = 10) -> HtmlBlock:
     """A grid of training digits, one row per class."""
     ds = study.dataset
     return visualize.digit_grid_html(
@@ -128,7 +162,8 @@ def _recipe(study, name: str) -> str:
     return config_type.from_dict(trained.config).describe()
 
 
-def ladder_table(study) -> str:
+@_html_block
+def ladder_table(study) -> HtmlBlock:
     """Each family's ladder, seed configuration -> corrected method -> tuned: recipe, accuracy, training time."""
     rows = []
     # Stable sort: KNN rungs first, each family in the study's ladder order.
@@ -154,7 +189,8 @@ def k_sweep_figure(study, name: str | None = None):
     return fig
 
 
-def k_sweep_table(study) -> str:
+@_html_block
+def k_sweep_table(study) -> HtmlBlock:
     """Best validation setting of each swept KNN model."""
     rows = []
     for name, trained in study.models.items():
@@ -173,7 +209,8 @@ def k_sweep_table(study) -> str:
     return visualize.styled_table(pd.DataFrame(rows), percent_columns=["validation accuracy"], precision=4)
 
 
-def architecture_table(study, name: str) -> str:
+@_html_block
+def architecture_table(study, name: str) -> HtmlBlock:
     """Layers of a network: output shape and parameter count."""
     model = study.models[name].model
     rows = [{"layer": layer, "output shape": str(shape), "parameters": params} for layer, shape, params in model.summary_table()]
@@ -192,7 +229,8 @@ def training_curves(study):
 # --------------------------------------------------------------------------- results
 
 
-def accuracy_table(study) -> str:
+@_html_block
+def accuracy_table(study) -> HtmlBlock:
     """Every model's test accuracy with its 95% interval, validation accuracy and errors."""
     table = study.accuracy_table()
     table.insert(1, "stage", [study.specs[n].stage for n in study.models])
@@ -209,7 +247,8 @@ def accuracy_figure(study):
     return visualize.plot_accuracy_intervals(study.accuracy_table(), colors=colors(study))
 
 
-def mcnemar_table(study) -> str:
+@_html_block
+def mcnemar_table(study) -> HtmlBlock:
     """McNemar's test for every pair of models."""
     rows = []
     for a, b in itertools.combinations(study.models, 2):
@@ -227,7 +266,17 @@ def mcnemar_table(study) -> str:
     return visualize.styled_table(pd.DataFrame(rows))
 
 
-def per_class_table(study) -> str:
+
+def per_class_heading(study, *, level: int = 2, detail: str = "") -> str:
+    """The per-class section's Markdown heading, named by the data: "Per digit" for digits, "Per class" otherwise."""
+    from ..study import digit_classes
+
+    unit = "digit" if digit_classes(study.dataset) else "class"
+    return f"{'#' * level} Per {unit}{detail}"
+
+
+@_html_block
+def per_class_table(study) -> HtmlBlock:
     """Per-digit precision, recall and F1 of the headline models side by side."""
     report = study.per_class()
     wide = report.pivot(index="digit", columns="model", values=["precision", "recall", "f1"])
@@ -250,7 +299,8 @@ def confusion_figure(study, name: str, kind: str = "counts"):
     return visualize.plot_confusion(confusion, title=f"{study.label(name)} ({kind})", **options)
 
 
-def confused_pairs(study, top: int = 8) -> str:
+@_html_block
+def confused_pairs(study, top: int = 8) -> HtmlBlock:
     """The most frequent (true, predicted) mistakes of the headline models."""
     frames = []
     for name in study.headline:
@@ -261,7 +311,8 @@ def confused_pairs(study, top: int = 8) -> str:
     return visualize.styled_table(table, percent_columns=["share_of_true_class"], precision=4)
 
 
-def misclassified_gallery(study, name: str, max_items: int = 40) -> str:
+@_html_block
+def misclassified_gallery(study, name: str, max_items: int = 40) -> HtmlBlock:
     """Test digits model ``name`` gets wrong, captioned true → predicted."""
     from ..analysis import misclassified
 
@@ -274,7 +325,8 @@ def misclassified_gallery(study, name: str, max_items: int = 40) -> str:
     return visualize.gallery_html(ds.test_images[idx], captions, max_items=max_items)
 
 
-def disagreement_gallery(study, max_items: int = 40) -> str:
+@_html_block
+def disagreement_gallery(study, max_items: int = 40) -> HtmlBlock:
     """Test digits on which the headline models disagree, captioned true | KNN | network."""
     knn, net = study.headline
     ds = study.dataset
@@ -296,7 +348,8 @@ def _labelled(table: pd.DataFrame, study) -> pd.DataFrame:
     return table
 
 
-def drawn_digits_gallery(study, name: str | None = None) -> str:
+@_html_block
+def drawn_digits_gallery(study, name: str | None = None) -> HtmlBlock:
     """Digits drawn by code beside what the models see, captioned with ``name``'s answers (default: best network)."""
     from ..handwriting import drawn_digits_html
 
@@ -306,7 +359,8 @@ def drawn_digits_gallery(study, name: str | None = None) -> str:
     return drawn_digits_html(study.drawn, _labelled(study.drawn_predictions, study), model=study.label(name))
 
 
-def drawn_digits_table(study) -> str:
+@_html_block
+def drawn_digits_table(study) -> HtmlBlock:
     """Share of drawn digits each model reads correctly, by drawing style."""
     from ..handwriting import drawn_digits_accuracy
 
@@ -316,9 +370,10 @@ def drawn_digits_table(study) -> str:
     return visualize.styled_table(table, percent_columns=[c for c in table.columns if c != "style"], precision=2)
 
 
-def real_pictures(study, per_kind: int = 6) -> str:
+@_html_block
+def real_pictures(study, per_kind: int = 6) -> HtmlBlock:
     """The real handwriting set, when built: each model's accuracy per kind of picture, then a sample of
-    pictures beside what the models saw and read. HTML (empty when the set is not built here)."""
+    pictures beside what the models saw and read (empty when the set is not built here)."""
     from ..realset import accuracy_by_kind, realset_html
 
     if study.real_predictions is None:
@@ -333,11 +388,12 @@ def real_pictures(study, per_kind: int = 6) -> str:
                "counts as a miss).")
     sample = ("A sample of the real pictures, each beside the 28×28 digit the models saw, with every model's "
               "answer (misses in red).")
-    return (f"\n\n{visualize.styled_table(shown, caption=caption, percent_columns=models, precision=3)}\n\n"
-            f"<p>{sample}</p>\n\n{realset_html(study.real_dir, table, {}, per_kind=per_kind)}\n\n")
+    return (f"{visualize.styled_table(shown, caption=caption, percent_columns=models, precision=3)}\n"
+            f"<p>{sample}</p>\n{realset_html(study.real_dir, table, {}, per_kind=per_kind)}")
 
 
-def error_explanations(study, n: int = 3) -> str:
+@_html_block
+def error_explanations(study, n: int = 3) -> HtmlBlock:
     """The best KNN's first ``n`` test mistakes: nearest training digits and both headline models' top classes."""
     from .extras import error_explanations_html
 
@@ -356,7 +412,8 @@ def one_vs_rest_figure(study, kind: str = "roc"):
                             kind=kind)
 
 
-def auc_table(study) -> str:
+@_html_block
+def auc_table(study) -> HtmlBlock:
     """ROC AUC and average precision per class of the headline models, side by side."""
     from .extras import auc_table as compute
 
@@ -376,7 +433,8 @@ def robustness_figure(study):
     return plot_robustness(_labelled(study.robustness, study), colors=colors(study))
 
 
-def robustness_table(study) -> str:
+@_html_block
+def robustness_table(study) -> HtmlBlock:
     """Accuracy of each model at each perturbation level."""
     table = _labelled(study.robustness, study)
     wide = table.pivot_table(index=["perturbation", "level", "label"], columns="model", values="accuracy", sort=False)
@@ -385,7 +443,8 @@ def robustness_table(study) -> str:
     return visualize.styled_table(wide, percent_columns=models, precision=4)
 
 
-def denoise_gallery(study) -> str:
+@_html_block
+def denoise_gallery(study) -> HtmlBlock:
     """Noisy test images, the KNN denoiser's output and the clean originals."""
     from ..robustness import denoise_gallery_html
 
@@ -401,7 +460,8 @@ def learning_figure(study):
     return plot_learning_curves(_labelled(study.learning, study), colors=colors(study))
 
 
-def learning_table(study) -> str:
+@_html_block
+def learning_table(study) -> HtmlBlock:
     """Every point of the learning curves: size, accuracy with its interval, epochs and times."""
     table = _labelled(study.learning, study)
     table = table[["model", "n_train", "accuracy", "low", "high", "epochs", "train_seconds", "predict_ms_per_image"]]
@@ -417,7 +477,8 @@ def learning_table(study) -> str:
 # --------------------------------------------------------------------------- speed
 
 
-def latency_table(study) -> str:
+@_html_block
+def latency_table(study) -> HtmlBlock:
     """Median and 90th-percentile latency per model and batch size, with throughput."""
     table = study.latency.copy()
     table["median"] = [ms(1000 * v) for v in table["median_s"]]
@@ -434,7 +495,8 @@ def latency_figure(study):
     return visualize.plot_latency(study.latency, colors=colors(study))
 
 
-def size_table(study) -> str:
+@_html_block
+def size_table(study) -> HtmlBlock:
     """Memory, disk size, training and test-prediction time of each model."""
     table = study.model_sizes()
     table["memory"] = [megabytes(v) for v in table.pop("memory_bytes")]
@@ -448,7 +510,8 @@ def size_table(study) -> str:
 # --------------------------------------------------------------------------- reproducibility
 
 
-def reproducibility_table(study) -> str:
+@_html_block
+def reproducibility_table(study) -> HtmlBlock:
     """Versions, seeds, hardware and cache keys."""
     hw = study.hardware
     rows = [
