@@ -8,20 +8,13 @@ so as to position this point at the center of the 28x28 field" (LeCun et al.).
 Measured on the training images, that centre is (14, 14) in row/column index
 coordinates: every MNIST digit's centre of mass lies in [13.5, 14.5], i.e. the
 shift was rounded to whole pixels. :func:`load_digit_image` repeats those steps
-on any photo or scan:
-
-1. open with Pillow, apply the EXIF orientation, composite transparency on a
-   backdrop, convert to grey, shrink huge pictures to a working size;
-2. estimate the paper's level (a smooth surface fitted to the paper, so uneven
-   lighting in a photo goes too) and subtract it;
-3. decide the polarity (is there more ink darker or lighter than the paper?
-   light paper -> invert, so that ink is high as in MNIST), cut the noise
-   floor and stretch the ink to saturate like MNIST's pen strokes;
-4. drop specks (connected components with little of the ink's mass) and crop
-   to the ink;
-5. thicken strokes much thinner than MNIST's (a ballpoint line on a big photo
-   would otherwise become a faint hairline in 20x20), scale to fit the box
-   with anti-aliasing, and place by centre of mass.
+on any photo or scan: it opens the file with Pillow (the format read from its
+content, so a phone's MPO or a PNG named ``.jpg`` works; a big JPEG decoded
+straight at a reduced scale), applies the EXIF orientation, composites
+transparency on a contrasting backdrop and converts to grey; then
+:func:`lussi.picture.convert` finds the digit (the paper, shadows, the sheet's
+edge and stray marks left out) and converts it, or refuses a picture that
+holds no digit.
 
 :func:`draw_digit` draws digits by code (TrueType fonts or jittered pen
 strokes, optionally photo-like) for the tests and the report;
@@ -44,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .picture import WORK_SIDE, NoDigitFound, convert
 from .safe_io import atomic_write_text, describe_os_error, unique_file_names
 
 __all__ = [
@@ -68,24 +62,11 @@ __all__ = [
 # Refuse pictures above this many pixels before decoding them (a 40 MP photo is
 # already 160 MB as float32); Pillow's own bomb check only starts at 89 MP.
 MAX_PIXELS = 40_000_000
-# Pictures are shrunk (area-averaged) to at most this side before any analysis:
-# the digit ends up 20 px tall, so more resolution only costs time.
-WORK_SIDE = 1024
-# The digit is cropped and scaled to INTERMEDIATE x box before the final step,
-# where stroke width is measured (MNIST's median stroke is 3.0 px at 28x28,
-# measured as the mean Euclidean distance transform of the 4x upscaled strokes).
-INTERMEDIATE = 4
 # Strokes thinner than this share of the box are thickened (MNIST: 10th
 # percentile of stroke width 2.4 px, median 3.0 px, for a 20 px box).
 MIN_STROKE = 0.12
-# Output levels below this (out of 1) are Lanczos ringing, set to 0.
-RING_LEVEL = 0.02
-# Ink contrast (grey levels out of 255) below which a picture counts as empty.
-MIN_CONTRAST = 24.0
 # Fewer pixels than this on a side cannot show a digit (nor estimate the paper's noise).
 MIN_SIDE = 3
-# A connected blob with less than this share of the ink's mass is a speck.
-SPECK_FRACTION = 0.02
 
 
 class ImageError(ValueError):
@@ -127,7 +108,8 @@ def load_digit_image(
     ------
     ImageError
         The file is missing, not an image, truncated or unreadable, larger
-        than 40 megapixels, or holds no ink; the message names the file.
+        than 40 megapixels, or holds no digit (blank paper, no ink, noise,
+        only specks or the sheet's edge); the message names the file.
     """
     path = Path(os.fspath(path))
     try:
@@ -210,9 +192,7 @@ def _open_image(path: Path):
     if width < 1 or height < 1:
         picture.close()
         raise ImageError(f"{path}: the picture has no pixels ({width}x{height})")
-    # JPEG can decode at 1/2, 1/4 or 1/8 scale directly: cheap for big phone photos.
-    if picture.format == "JPEG" and max(width, height) > 2 * WORK_SIDE:
-        picture.draft(picture.mode, (WORK_SIDE, WORK_SIDE))
+    _decode_small(picture)
     try:
         picture.load()
     except Exception as error:  # noqa: BLE001 - decoders raise OSError, SyntaxError, struct.error... on bad data
@@ -221,6 +201,20 @@ def _open_image(path: Path):
             f"{path}: the image data is truncated or corrupt ({error}); save or export the picture again"
         ) from None
     return picture
+
+
+def _decode_small(picture) -> None:
+    """Have a big JPEG decode at 1/2, 1/4 or 1/8 scale (in the DCT, cheap), to about the conversion's working size.
+
+    The format is Pillow's reading of the content, not the file's name: a phone's
+    MPO (JPEG with a second frame) named .jpg is JPEG too, a PNG named .jpg is not.
+    """
+    width, height = picture.size
+    if picture.format in ("JPEG", "MPO") and max(width, height) > 2 * WORK_SIDE:
+        # draft() keeps both sides at least as large as asked: ask in the picture's own proportions, for a
+        # longer side of 80% of the working size or more (a 3566x3419 photo then decodes at 1/8, not 1/4).
+        scale = max(width, height) / (0.8 * WORK_SIDE)
+        picture.draft(picture.mode, (math.ceil(width / scale), math.ceil(height / scale)))
 
 
 def preprocess_digit(
@@ -269,17 +263,14 @@ def preprocess_digit(
         raise ImageError(f"{name}: its EXIF data is corrupt ({error}); save or export the picture again") from None
     grey = _to_grey(picture, name)
     height, width = grey.shape
-    grey = _shrink(grey, WORK_SIDE)
-    if min(grey.shape) < MIN_SIDE:  # also a sliver like 3x5000, which shrinks to 1x1024
+    if round(min(height, width) * min(1.0, WORK_SIDE / max(height, width))) < MIN_SIDE:
+        # Also a sliver like 3x5000, which the conversion would shrink to 1 pixel across.
         raise ImageError(f"{name}: {width}x{height} pixels is too small or too narrow to hold a digit; "
                          f"use a picture of at least {MIN_SIDE}x{MIN_SIDE} with a sensible aspect ratio")
-    ink = _ink_map(grey, name)
-    ink = _remove_specks(ink, name)
-    rows = np.flatnonzero(ink.any(axis=1))
-    cols = np.flatnonzero(ink.any(axis=0))
-    ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    digit = _fit_box(ink, box=box, min_stroke=min_stroke)
-    return _place_by_mass(digit, size=size)
+    try:
+        return convert(grey, size=int(size), box=int(box), min_stroke=min_stroke)
+    except NoDigitFound as error:
+        raise ImageError(f"{name}: {error}") from None
 
 
 def default_box(size: int) -> int:
@@ -356,168 +347,6 @@ def _to_grey(picture, name: str = "image") -> np.ndarray:
     opaque_level = float((grey * alpha).sum() / weight) if weight > 0 else 0.0
     backdrop = 0.0 if opaque_level > 127.5 else 255.0
     return grey * alpha + backdrop * (1.0 - alpha)
-
-
-def _shrink(grey: np.ndarray, side: int) -> np.ndarray:
-    from PIL import Image
-
-    height, width = grey.shape
-    scale = side / max(height, width)
-    if scale >= 1:
-        return grey
-    target = (max(1, round(width * scale)), max(1, round(height * scale)))
-    # BOX averages areas, so a thin stroke keeps its ink mass instead of aliasing away.
-    return np.asarray(Image.fromarray(grey, mode="F").resize(target, Image.Resampling.BOX), dtype=np.float32)
-
-
-def _frame(array: np.ndarray) -> np.ndarray:
-    height, width = array.shape
-    t = max(1, min(height, width) // 50)
-    return np.concatenate([array[:t].ravel(), array[-t:].ravel(), array[:, :t].ravel(), array[:, -t:].ravel()])
-
-
-def _ink_map(grey: np.ndarray, name: str) -> np.ndarray:
-    """Ink in [0, 1] (float32, ink high) with the paper removed; ImageError if there is none."""
-    from scipy import ndimage
-
-    residual = grey - _paper_level(grey)
-    # Polarity: on which side of the paper does more ink lie? With the paper's
-    # (possibly uneven) level removed, strokes outweigh noise and small glare
-    # spots. A light blur damps single noisy pixels while keeping thin strokes.
-    deviation = ndimage.uniform_filter(residual, size=3, mode="nearest")
-    darker, lighter = float(np.maximum(-deviation, 0).sum()), float(np.maximum(deviation, 0).sum())
-    ink = -residual if darker > lighter else residual
-    # Paper noise from differences of neighbouring pixels (robust to how much of
-    # the picture is ink: only stroke edges give large differences).
-    steps = np.diff(ink, axis=1).ravel()
-    sigma = 1.4826 * float(np.median(np.abs(steps - np.median(steps)))) / math.sqrt(2)
-    floor = max(4.0 * sigma, 3.0)
-    strong = ink[ink > 2 * floor]
-    if strong.size < 4:
-        raise ImageError(
-            f"{name}: no digit found (only {strong.size} pixel(s) stand out from the paper); use a picture "
-            "with the digit in it"
-        )
-    contrast = float(np.percentile(strong, 80))
-    if contrast < max(MIN_CONTRAST, 8 * sigma):
-        raise ImageError(
-            f"{name}: no digit found (the picture is blank or the ink is too faint: contrast {contrast:.0f} "
-            f"of 255 against paper noise {sigma:.1f}); use a darker pen or a picture with the digit in it"
-        )
-    return np.clip((ink - floor) / (contrast - floor), 0.0, 1.0).astype(np.float32)
-
-
-def _paper_level(grey: np.ndarray) -> np.ndarray | float:
-    """The paper's grey level under the ink: a smooth surface for photos (uneven light), a constant for small images."""
-    height, width = grey.shape
-    frame_level = float(np.median(_frame(grey)))
-    if min(height, width) < 64:
-        return frame_level
-    # Medians of a ~16-cell grid ignore noise and any ink covering less than half
-    # a cell. A quadratic surface fitted to the paper cells follows gradients and
-    # vignetting; cells far from the fit on either side (ink, of either polarity,
-    # or glare) are dropped and the fit repeated. Hand-written: a 6-term least
-    # squares needs no library, and a morphological opening would keep ink blobs
-    # where a tightly cropped digit fills a corner.
-    cell = min(height, width) // 16
-    rows, cols = height // cell, width // cell
-    grid = np.median(grey[: rows * cell, : cols * cell].reshape(rows, cell, cols, cell), axis=(1, 3)).ravel()
-    y, x = np.meshgrid((np.arange(rows) + 0.5) * cell, (np.arange(cols) + 0.5) * cell, indexing="ij")
-
-    def terms(y, x):
-        y, x = 2 * y / height - 1, 2 * x / width - 1
-        return [np.ones_like(x * y), x, y, x * x, x * y, y * y]
-
-    design = np.stack([t.ravel() for t in terms(y, x)], axis=1)
-    # Start from cells nearer the frame's level than the farthest cell (the frame is mostly paper).
-    distance = np.abs(grid - frame_level)
-    paper = distance <= distance.max() / 2
-    for _ in range(6):
-        coefficients = np.linalg.lstsq(design[paper], grid[paper], rcond=None)[0]
-        residual = np.abs(grid - design @ coefficients)
-        spread = 1.4826 * float(np.median(residual[paper])) + 1.0
-        updated = residual < 3 * spread
-        if np.array_equal(updated, paper) or updated.sum() < design.shape[1]:
-            break
-        paper = updated
-    py, px = np.arange(height, dtype=np.float32)[:, None] + 0.5, np.arange(width, dtype=np.float32)[None, :] + 0.5
-    return sum(c * t for c, t in zip(coefficients.astype(np.float32), terms(py, px), strict=True)).astype(np.float32)
-
-
-def _remove_specks(ink: np.ndarray, name: str) -> np.ndarray:
-    """Keep the blobs holding the ink's mass; zero specks, dust and faint texture between them."""
-    from scipy import ndimage
-
-    labels, count = ndimage.label(ink > 0.2, structure=np.ones((3, 3), dtype=bool))
-    if count == 0:
-        raise ImageError(f"{name}: no digit found (only faint marks); use a darker pen or more contrast")
-    mass = ndimage.sum_labels(ink, labels, index=np.arange(1, count + 1))
-    keep = np.flatnonzero(mass >= SPECK_FRACTION * mass.sum()) + 1
-    mask = np.isin(labels, keep)
-    # Two pixels of margin keep the anti-aliased rim of each kept stroke.
-    mask = ndimage.binary_dilation(mask, iterations=2)
-    cleaned = np.where(mask, ink, 0.0).astype(np.float32)
-    if float(cleaned.sum()) < 4.0:
-        raise ImageError(f"{name}: no digit found (only specks); crop the picture around the digit")
-    return cleaned
-
-
-def _resize(array: np.ndarray, width: int, height: int, *, shrink_filter) -> np.ndarray:
-    from PIL import Image
-
-    picture = Image.fromarray(np.ascontiguousarray(array, dtype=np.float32), mode="F")
-    resample = shrink_filter if width <= array.shape[1] and height <= array.shape[0] else Image.Resampling.LANCZOS
-    return np.clip(np.asarray(picture.resize((width, height), resample), dtype=np.float32), 0.0, 1.0)
-
-
-def _fit_box(ink: np.ndarray, *, box: int, min_stroke: float | None) -> np.ndarray:
-    """Scale the cropped ink so its longer side is ``box``, thickening hairlines on the way."""
-    from PIL import Image
-    from scipy import ndimage
-
-    height, width = ink.shape
-    side = INTERMEDIATE * box
-    scale = side / max(height, width)
-    mid_w, mid_h = max(1, round(width * scale)), max(1, round(height * scale))
-    mid = _resize(ink, mid_w, mid_h, shrink_filter=Image.Resampling.BOX)
-    if min_stroke is not None and min_stroke > 0:
-        # Hand-written: no imaging library normalises stroke width; scipy does the dilation.
-        strokes = mid > 0.5
-        if strokes.any():
-            # Mean distance to the background over a stroke's pixels is a quarter of its
-            # width; at INTERMEDIATE x box it reads directly in output pixels.
-            width_px = float(ndimage.distance_transform_edt(np.pad(strokes, 1))[1:-1, 1:-1][strokes].mean())
-            radius = round(2 * (min_stroke * box - width_px))
-            if radius >= 1:
-                mid = np.pad(mid, radius)
-                yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
-                mid = ndimage.grey_dilation(mid, footprint=xx**2 + yy**2 <= radius**2)
-                scale = side / max(mid.shape)
-                grown_w, grown_h = max(1, round(mid.shape[1] * scale)), max(1, round(mid.shape[0] * scale))
-                mid = _resize(mid, grown_w, grown_h, shrink_filter=Image.Resampling.BOX)
-    out_w = max(1, round(mid.shape[1] * box / side))
-    out_h = max(1, round(mid.shape[0] * box / side))
-    digit = _resize(mid, out_w, out_h, shrink_filter=Image.Resampling.LANCZOS)
-    # Lanczos' ringing leaves faint halos (1-4 of 255) around strokes; MNIST's paper is exactly 0.
-    digit[digit < RING_LEVEL] = 0.0
-    return digit
-
-
-def _place_by_mass(digit: np.ndarray, *, size: int) -> np.ndarray:
-    """Put ``digit`` in a size x size field with its centre of mass at the middle (whole-pixel shift, as MNIST)."""
-    from scipy import ndimage
-
-    height, width = digit.shape
-    if digit.sum() <= 0:
-        cy, cx = (height - 1) / 2, (width - 1) / 2
-    else:
-        cy, cx = ndimage.center_of_mass(digit)
-    # Clamped so the digit stays whole when the box fills the field (size == box).
-    top = min(max(round(size / 2 - cy), 0), size - height)
-    left = min(max(round(size / 2 - cx), 0), size - width)
-    field = np.zeros((size, size), dtype=np.float32)
-    field[top : top + height, left : left + width] = digit
-    return np.rint(field * 255).astype(np.uint8)
 
 
 # --------------------------------------------------------------------------- digits drawn by code

@@ -115,6 +115,10 @@ class StudyResults:
         Digits drawn by code and converted like MNIST; None when the classes are not the digits 0-9.
     drawn_predictions : DataFrame or None
         Every model's prediction of each drawn digit (see :func:`lussi.handwriting.predict_drawn_digits`).
+    real_dir : Path or None
+        The real handwriting set the study read (see :mod:`lussi.realset`); None when none is built.
+    real_predictions : DataFrame or None
+        Every model's answer on each real picture (see :func:`lussi.realset.predict_set`).
     extras : dict
         Per extra: ``computed`` (bool), ``seconds`` (cold computation time) and,
         when it cannot apply to this dataset, ``reason``.
@@ -134,6 +138,8 @@ class StudyResults:
     learning: object = None
     drawn: object = None
     drawn_predictions: object = None
+    real_dir: object = None
+    real_predictions: object = None
     extras: dict = dataclasses.field(default_factory=dict)
 
     # ------------------------------------------------------------------ lookups
@@ -457,12 +463,13 @@ def _drawn(study: StudyResults, cache: Cache, rebuild: bool):
     """Digits drawn by code, converted like the dataset's images and predicted by every model."""
 
     from .handwriting import drawn_digits, predict_drawn_digits
+    from .picture import fingerprint
 
     profile, dataset = study.profile, study.dataset
     size = dataset.image_shape[0]
     options = {"styles": list(profile.drawn_styles), "seed": profile.seed, "size": size}
     material = {"models": {name: t.entry.key for name, t in study.models.items()}, **options,
-                "version": EXTRAS_VERSION}
+                "conversion": fingerprint(), "version": EXTRAS_VERSION}
     # Drawing is deterministic and takes about a second, so the drawings are redrawn rather than stored.
     drawn = drawn_digits(styles=tuple(options["styles"]), seed=profile.seed, size=size)
 
@@ -477,7 +484,7 @@ def _drawn(study: StudyResults, cache: Cache, rebuild: bool):
 
 def compute_extras(study: StudyResults, *, cache: Cache, progress: bool = True, rebuild: bool = False,
                    log: Callable[[str], None] = lambda line: None) -> StudyResults:
-    """Fill ``study``'s robustness, denoising, learning-curve and drawn-digit fields (cached).
+    """Fill ``study``'s robustness, denoising, learning-curve, drawn-digit and real-picture fields (cached).
 
     Parameters
     ----------
@@ -507,6 +514,14 @@ def compute_extras(study: StudyResults, *, cache: Cache, progress: bool = True, 
     else:
         log("digits drawn by code")
         study.drawn, study.drawn_predictions, extras["drawn"] = _drawn(study, cache, rebuild)
+        from . import realset
+
+        study.real_dir = realset.find_set()
+        if study.real_dir is None:
+            study.extras["real"] = {"computed": False, "seconds": 0.0, "reason": "no set"}
+        else:
+            log(f"real pictures of handwriting ({study.real_dir})")
+            study.real_predictions, extras["real"] = realset.run(study, study.real_dir, cache, rebuild)
     for name, seconds in extras.items():
         study.extras[name] = {"computed": True, "seconds": seconds}
     return study

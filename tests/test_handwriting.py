@@ -187,7 +187,8 @@ def test_exif_orientation_is_applied(drawing, tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6
     stored.save(tmp_path / "phone.jpg", exif=exif, quality=95)
-    assert_same_digit(load_digit_image(tmp_path / "phone.jpg"), preprocess_digit(upright), mean_difference=8.0)
+    # Compared up to a one-pixel shift: JPEG's ringing moves the centre of mass by a fraction of a pixel.
+    assert shifted_correlation(load_digit_image(tmp_path / "phone.jpg"), preprocess_digit(upright)) > 0.97
 
 
 def test_uneven_lighting_and_specks_are_ignored(drawing):

@@ -18,7 +18,10 @@ from lussi.study import run_study, study_models
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     cache = Cache(tmp_path_factory.mktemp("cache"))
-    return run_study("quick", dataset="digits", cache=cache, progress=False, extras=True)
+    with pytest.MonkeyPatch.context() as patch:
+        # Whether the real handwriting set is built here or not, this study runs without it (see test_realset).
+        patch.setenv("LUSSI_HANDWRITING_SET", str(tmp_path_factory.mktemp("no-real-set")))
+        return run_study("quick", dataset="digits", cache=cache, progress=False, extras=True)
 
 
 def test_every_model_trained_and_predicted_once(study):
@@ -115,8 +118,10 @@ def test_extras_are_cached(study):
                                   study.learning.drop(columns=["train_seconds", "predict_seconds"]))
     np.testing.assert_array_equal(again.denoise.denoised, study.denoise.denoised)
     pd.testing.assert_frame_equal(again.drawn_predictions, study.drawn_predictions)
-    assert set(study.extras) == {"robustness", "denoise", "learning", "drawn"}
-    assert all(info["computed"] for info in study.extras.values())
+    assert set(study.extras) == {"robustness", "denoise", "learning", "drawn", "real"}
+    assert all(info["computed"] for name, info in study.extras.items() if name != "real")
+    assert study.extras["real"] == {"computed": False, "seconds": 0.0, "reason": "no set"}
+    assert study.real_predictions is None and views.real_pictures(study) == ""
 
 
 def test_robustness_level_zero_is_the_clean_test_accuracy(study):
@@ -148,6 +153,30 @@ def test_denoiser_reduces_the_error(study):
     assert d.mse_denoised < d.mse_noisy and d.psnr_denoised > d.psnr_noisy
     assert d.n_test == min(study.profile.denoise_n_test, len(study.y_test))
     assert d.noisy.shape == d.denoised.shape == d.clean.shape == (10, *study.dataset.image_shape)
+
+
+def test_real_pictures_are_read_by_every_model_and_cached(study, tmp_path, monkeypatch):
+    import dataclasses
+
+    from test_realset import write_set
+
+    from lussi.study import compute_extras
+
+    monkeypatch.setenv("LUSSI_HANDWRITING_SET", str(write_set(tmp_path / "set")))
+    cache = Cache(next(iter(study.models.values())).entry.path.parent)
+    real = compute_extras(dataclasses.replace(study, extras={}), cache=cache, progress=False)
+    table = real.real_predictions
+    assert real.extras["real"]["computed"] and real.real_dir == tmp_path / "set"
+    assert len(table) == 4 * len(study.models) and set(table["model"]) == set(study.models)
+    assert (table[table["refused"]]["predicted"] == -1).all() and table["refused"].sum() == len(study.models)
+    again = compute_extras(dataclasses.replace(study, extras={}), cache=cache, progress=False)
+    pd.testing.assert_frame_equal(again.real_predictions, table)
+    facts = summary_facts(real)
+    assert facts["real"]["available"] and facts["real"]["n"] == 4 and facts["real"]["refused"] == 1
+    text = " ".join(render_text("handwriting", facts).split())
+    assert "4 pictures of single digits" in text and "1 of the pictures was refused" in text
+    assert "lussi-real-digits" in views.real_pictures(real)
+    assert "build_set.py" in render_text("handwriting", summary_facts(study))  # without a set: how to build it
 
 
 def test_drawn_digits_are_predicted_by_every_model(study):

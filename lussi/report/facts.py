@@ -146,6 +146,15 @@ def _drawn_facts(study) -> dict:
     }
 
 
+def _real_facts(study) -> dict:
+    """The real handwriting set's numbers (:func:`lussi.realset.realset_facts`), or how to build it."""
+    from .. import realset
+
+    if study.real_predictions is None:
+        return {"available": False, "build": realset.BUILD_COMMAND, "env": realset.ENV}
+    return {"available": True, **realset.realset_facts(study.real_predictions, study.labels)}
+
+
 def extras_facts(study) -> dict:
     """Facts of the sections beyond the seed study; None for each extra that was not computed.
 
@@ -156,7 +165,9 @@ def extras_facts(study) -> dict:
         ``robustness`` (:func:`lussi.robustness.robustness_facts` of the headline
         pair), ``denoise`` (the denoiser's scores), ``learning``
         (:func:`lussi.learning.learning_facts`), ``drawn`` (drawn-digit
-        accuracies, or ``applicable: False`` with a ``reason``) and ``extras_seconds``.
+        accuracies, or ``applicable: False`` with a ``reason``), ``real`` (the real
+        handwriting set's accuracies per kind, or ``available: False`` with how to
+        build it) and ``extras_seconds``.
     """
     from ..learning import learning_facts
     from ..robustness import robustness_facts
@@ -179,6 +190,7 @@ def extras_facts(study) -> dict:
         "denoise": denoise,
         "learning": learning,
         "drawn": _drawn_facts(study),
+        "real": _real_facts(study),
         "extras_seconds": {name: info.get("seconds", 0.0) for name, info in study.extras.items()},
     }
 

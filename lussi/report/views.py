@@ -46,6 +46,7 @@ __all__ = [
     "per_class_figure",
     "per_class_heading",
     "per_class_table",
+    "real_pictures",
     "reproducibility_table",
     "robustness_figure",
     "robustness_table",
@@ -367,6 +368,28 @@ def drawn_digits_table(study) -> HtmlBlock:
         return _note("Drawn digits do not apply to this dataset.")
     table = drawn_digits_accuracy(_labelled(study.drawn_predictions, study)).reset_index()
     return visualize.styled_table(table, percent_columns=[c for c in table.columns if c != "style"], precision=2)
+
+
+@_html_block
+def real_pictures(study, per_kind: int = 6) -> HtmlBlock:
+    """The real handwriting set, when built: each model's accuracy per kind of picture, then a sample of
+    pictures beside what the models saw and read (empty when the set is not built here)."""
+    from ..realset import accuracy_by_kind, realset_html
+
+    if study.real_predictions is None:
+        return ""
+    table = _labelled(study.real_predictions, study)
+    accuracy = accuracy_by_kind(table)
+    counts = table.drop_duplicates("name")["kind"].value_counts()
+    accuracy.index = [f"{kind} ({counts.sum() if kind == 'all' else counts[kind]})" for kind in accuracy.index]
+    shown = accuracy.rename_axis("pictures").reset_index()
+    models = [c for c in shown.columns if c != "pictures"]
+    caption = ("Share of the real pictures each model reads correctly, per kind of picture (a refused picture "
+               "counts as a miss).")
+    sample = ("A sample of the real pictures, each beside the 28×28 digit the models saw, with every model's "
+              "answer (misses in red).")
+    return (f"{visualize.styled_table(shown, caption=caption, percent_columns=models, precision=3)}\n"
+            f"<p>{sample}</p>\n{realset_html(study.real_dir, table, {}, per_kind=per_kind)}")
 
 
 @_html_block
