@@ -41,8 +41,8 @@ def test_every_model_trained_and_predicted_once(study):
 def test_headline_is_chosen_by_validation_accuracy(study):
     knn, net = study.headline
     assert study.models[knn].family == "knn" and study.models[net].family == "network"
-    knn_val = {n: t.record["validation_accuracy"] for n, t in study.models.items()
-               if t.family == "knn" and t.record.get("validation_accuracy") is not None}
+    knn_val = {n: t.validation_accuracy for n, t in study.models.items()
+               if t.family == "knn" and t.validation_accuracy is not None}
     assert knn == max(knn_val, key=knn_val.get)
 
 
@@ -90,14 +90,12 @@ def test_views_produce_html_and_figures(study):
 
 
 def test_ladder_table_lists_each_family_in_order_with_its_recipe(study):
-    from lussi.models.knn import KNNConfig
-
     table = views.ladder_table(study)
     rows = re.findall(r"<tr>(.*?)</tr>", table, flags=re.S)[1:]
     cells = [re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S) for row in rows]
     assert [c[2] for c in cells] == [study.label(n) for n in study.names]  # KNN rungs first, then networks
     assert [c[1] for c in cells] == [study.specs[n].stage for n in study.names]
-    tuned = KNNConfig.from_dict(study.models["knn_tuned"].config)
+    tuned = study.models["knn_tuned"].config
     # The recipe shows the k that validation chose, not the preset's.
     assert f"k={tuned.n_neighbors}," in cells[study.names.index("knn_tuned")][3]
     assert "gradient-direction maps" in cells[study.names.index("knn_tuned")][3]
