@@ -234,10 +234,6 @@ def learning_curve(
     """
     import sys
 
-    from sklearn.model_selection import train_test_split
-
-    from lussi.analysis import accuracy_interval
-
     if not isinstance(factories, Mapping) or not factories:
         raise ValueError("factories must be a non-empty dict of model name -> factory(n_train) returning a model")
     for name, factory in factories.items():
@@ -250,7 +246,6 @@ def learning_curve(
         raise ValueError(
             f"every size in {list(sizes)} exceeds the {len(dataset.train_labels)} training images; pass smaller sizes"
         )
-    test_images, test_labels = dataset.test_images, dataset.test_labels
     n_classes = len(np.unique(dataset.train_labels))
     rows = []
     for name, factory in factories.items():
@@ -259,50 +254,67 @@ def learning_curve(
             if model is None:
                 continue
             _preload(model)
-            images, labels = dataset.train_images[idx], dataset.train_labels[idx]
-            options = {"progress": False}
-            if model.monitors_validation and validation_fraction > 0:
-                n_val = max(n_classes, round(validation_fraction * n_train))
-                fit_idx, val_idx = train_test_split(
-                    np.arange(n_train), test_size=n_val, stratify=labels, random_state=random_state
-                )
-                fit_idx.sort()
-                val_idx.sort()
-                options["validation"] = (images[val_idx], labels[val_idx])
-                images, labels = images[fit_idx], labels[fit_idx]
-            start = time.perf_counter()
-            model.fit(images, labels, **options)
-            train_seconds = time.perf_counter() - start
-            for size in _WARMUP_SIZES:
-                model.predict(test_images[:size])
-            start = time.perf_counter()
-            predicted = np.asarray(model.predict(test_images))
-            predict_seconds = time.perf_counter() - start
-            ci = accuracy_interval(test_labels, predicted, confidence=confidence)
-            epochs, val_acc = model.training_epochs, model.validation_accuracy_
-            rows.append({
-                "model": str(name),
-                "n_train": int(n_train),
-                "accuracy": ci.accuracy,
-                "low": ci.low,
-                "high": ci.high,
-                "train_seconds": train_seconds,
-                "predict_seconds": predict_seconds,
-                "predict_ms_per_image": 1000.0 * predict_seconds / len(test_labels),
-                "n_fit": len(labels),
-                "epochs": float(epochs) if epochs is not None else float("nan"),
-                "validation_accuracy": val_acc if val_acc is not None else float("nan"),
-            })
+            images, labels, options = _fit_data(model, dataset.train_images[idx], dataset.train_labels[idx],
+                                                n_classes=n_classes, validation_fraction=validation_fraction,
+                                                random_state=random_state)
+            row = _curve_cell(str(name), int(n_train), model, images, labels, options, dataset, confidence)
+            rows.append(row)
             if progress:
                 print(
-                    f"[learning curve] {name} n={n_train:,}: accuracy {ci.accuracy:.4f}, "
-                    f"fit {train_seconds:.1f} s, predict {predict_seconds:.1f} s",
+                    f"[learning curve] {name} n={n_train:,}: accuracy {row['accuracy']:.4f}, "
+                    f"fit {row['train_seconds']:.1f} s, predict {row['predict_seconds']:.1f} s",
                     file=sys.stderr, flush=True,
                 )
     table = pd.DataFrame(rows, columns=COLUMNS)
     table.attrs["confidence"] = confidence
-    table.attrs["n_test"] = len(test_labels)
+    table.attrs["n_test"] = len(dataset.test_labels)
     return table
+
+
+def _fit_data(model, images, labels, *, n_classes: int, validation_fraction: float, random_state: int):
+    """``(images, labels, fit options)``: the whole subset, or the fit part and a monitored stratified validation part."""
+    from sklearn.model_selection import train_test_split
+
+    options = {"progress": False}
+    if not (model.monitors_validation and validation_fraction > 0):
+        return images, labels, options
+    n_train = len(labels)
+    n_val = max(n_classes, round(validation_fraction * n_train))
+    fit_idx, val_idx = train_test_split(np.arange(n_train), test_size=n_val, stratify=labels, random_state=random_state)
+    fit_idx.sort()
+    val_idx.sort()
+    options["validation"] = (images[val_idx], labels[val_idx])
+    return images[fit_idx], labels[fit_idx], options
+
+
+def _curve_cell(name: str, n_train: int, model, images, labels, options: dict, dataset, confidence: float) -> dict:
+    """Fit ``model``, predict the test split (timed after warm-up calls) and score it: one :data:`COLUMNS` row."""
+    from lussi.analysis import accuracy_interval
+
+    test_images, test_labels = dataset.test_images, dataset.test_labels
+    start = time.perf_counter()
+    model.fit(images, labels, **options)
+    train_seconds = time.perf_counter() - start
+    for size in _WARMUP_SIZES:
+        model.predict(test_images[:size])
+    start = time.perf_counter()
+    predicted = np.asarray(model.predict(test_images))
+    predict_seconds = time.perf_counter() - start
+    ci = accuracy_interval(test_labels, predicted, confidence=confidence)
+    epochs, val_acc = model.training_epochs, model.validation_accuracy_
+    return {
+        "model": name,
+        "n_train": n_train,
+        "accuracy": ci.accuracy,
+        "low": ci.low,
+        "high": ci.high,
+        "train_seconds": train_seconds,
+        "predict_seconds": predict_seconds,
+        "predict_ms_per_image": 1000.0 * predict_seconds / len(test_labels),
+        "n_fit": len(labels),
+        "epochs": float(epochs) if epochs is not None else float("nan"),
+        "validation_accuracy": val_acc if val_acc is not None else float("nan"),
+    }
 
 
 def curve_row(

@@ -502,6 +502,24 @@ def compute_extras(study: StudyResults, *, cache: Cache, progress: bool = True, 
     return study
 
 
+def _train_all(specs: dict, dataset: Dataset, profile: Profile, cache: Cache, rebuild: bool, progress: bool, log):
+    """Train (or load) each spec's model and predict the test split once with it: ``(models, predictions)``."""
+    trained: dict[str, TrainedModel] = {}
+    predictions: dict[str, TestPredictions] = {}
+    for index, spec in enumerate(specs.values(), start=1):
+        interrupts.check()
+        log(f"[{index}/{len(specs)}] {spec.label}: training or loading from cache")
+        result = train_model(
+            dataset, spec.config, name=spec.name, select=spec.select, profile=profile,
+            cache=cache, rebuild=rebuild, progress=progress,
+        )
+        trained[spec.name] = result
+        predictions[spec.name] = predict_test(result, dataset, cache=cache, rebuild=rebuild)
+        state = "cached" if result.entry.hit else f"trained in {result.training_seconds:.1f} s"
+        log(f"    {state}; test accuracy {np.mean(predictions[spec.name].labels == dataset.test_labels):.4f}")
+    return trained, predictions
+
+
 def run_study(
     profile: str | Profile = "full",
     *,
@@ -555,20 +573,7 @@ def run_study(
     dataset = dataset.subset(n_train=profile.n_train, n_test=profile.n_test, random_state=profile.seed)
 
     specs = {spec.name: spec for spec in study_models(models)}
-    trained: dict[str, TrainedModel] = {}
-    predictions: dict[str, TestPredictions] = {}
-    for index, spec in enumerate(specs.values(), start=1):
-        interrupts.check()
-        log(f"[{index}/{len(specs)}] {spec.label}: training or loading from cache")
-        result = train_model(
-            dataset, spec.config, name=spec.name, select=spec.select, profile=profile,
-            cache=cache, rebuild=rebuild, progress=progress,
-        )
-        trained[spec.name] = result
-        predictions[spec.name] = predict_test(result, dataset, cache=cache, rebuild=rebuild)
-        state = "cached" if result.entry.hit else f"trained in {result.training_seconds:.1f} s"
-        log(f"    {state}; test accuracy {np.mean(predictions[spec.name].labels == dataset.test_labels):.4f}")
-
+    trained, predictions = _train_all(specs, dataset, profile, cache, rebuild, progress, log)
     latency = None
     measured_at = None
     if timing:

@@ -224,7 +224,7 @@ def image_batch(estimator, X, *, reset: bool) -> np.ndarray:
     sklearn.exceptions.NotFittedError
         ``reset=False`` on an estimator that was never fitted.
     """
-    from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+    from sklearn.utils.validation import check_is_fitted, validate_data
 
     if not reset:
         check_is_fitted(estimator)
@@ -234,21 +234,28 @@ def image_batch(estimator, X, *, reset: bool) -> np.ndarray:
         shape = _row_image_shape(rows.shape[1], estimator.image_shape) if reset else estimator.image_shape_
         images = rows.reshape(len(rows), *shape)
     else:
-        images = check_array(X, dtype="numeric", allow_nd=True, estimator=estimator, input_name="X")
-        if images.ndim == 4 and images.shape[3] == 1:
-            images = images[..., 0]
-        expected = estimator.image_shape if reset else estimator.image_shape_
-        if images.ndim != 3 or (expected is not None and images.shape[1:] != tuple(expected)):
-            want = "(n, height, width)" if expected is None else f"(n, {expected[0]}, {expected[1]})"
-            raise ValueError(f"images must have shape {want} (or flattened rows (n, height*width)), "
-                             f"got {images.shape}")
+        images = _image_array(estimator, X, reset)
         shape = images.shape[1:]
-        if reset:
-            estimator.n_features_in_ = int(shape[0] * shape[1])
-            vars(estimator).pop("feature_names_in_", None)
     if reset:
         estimator.image_shape_ = (int(shape[0]), int(shape[1]))
     return _pixel_units(images)
+
+
+def _image_array(estimator, X, reset: bool) -> np.ndarray:
+    """Images ``(n, h, w)`` (or ``(n, h, w, 1)``), checked by scikit-learn's ``check_array`` and against the image shape."""
+    from sklearn.utils.validation import check_array
+
+    images = check_array(X, dtype="numeric", allow_nd=True, estimator=estimator, input_name="X")
+    if images.ndim == 4 and images.shape[3] == 1:
+        images = images[..., 0]
+    expected = estimator.image_shape if reset else estimator.image_shape_
+    if images.ndim != 3 or (expected is not None and images.shape[1:] != tuple(expected)):
+        want = "(n, height, width)" if expected is None else f"(n, {expected[0]}, {expected[1]})"
+        raise ValueError(f"images must have shape {want} (or flattened rows (n, height*width)), got {images.shape}")
+    if reset:
+        estimator.n_features_in_ = int(images.shape[1] * images.shape[2])
+        vars(estimator).pop("feature_names_in_", None)
+    return images
 
 
 def _row_image_shape(n_features: int, image_shape) -> tuple[int, int]:

@@ -154,7 +154,6 @@ def train_knn(
         validation) with the chosen settings.
     """
     from .knn import KNNClassifier, KNNConfig, baseline_knn_config
-    from .knn_select import select_knn
 
     profile = get_profile(profile)
     cache = cache or Cache()
@@ -165,17 +164,7 @@ def train_knn(
     material = _material(dataset, profile, "knn", config.to_dict(), select={"ks": ks} if select else None)
 
     def build(directory: Path) -> dict:
-        chosen, chosen_by = config, {}
-        if select:
-            fit, val = _splits(dataset, profile)
-            start = time.perf_counter()
-            chosen, table = select_knn(config, fit.images, fit.labels, val.images, val.labels, ks=ks, progress=progress)
-            chosen_by = {
-                "tuning_seconds": time.perf_counter() - start,
-                "sweep": tuple(SweepPoint(int(r.k), str(r.weights), float(r.accuracy)) for r in table.itertuples()),
-                "validation_accuracy": float(table["accuracy"].max()),
-                "n_fit": len(fit), "n_validation": len(val),
-            }
+        chosen, chosen_by = _select_on_validation(dataset, profile, config, ks, progress) if select else (config, {})
         start = time.perf_counter()
         model = KNNClassifier.from_config(chosen).fit(dataset.train_images, dataset.train_labels, progress=progress)
         seconds = time.perf_counter() - start
@@ -186,6 +175,21 @@ def train_knn(
 
     entry = cache.get_or_build(f"knn-{name}", material, build, rebuild=rebuild, schema=MODEL_RECORD)
     return TrainedModel.from_record(entry.record, name=name, model=_load_safely(KNNClassifier.load, entry), entry=entry)
+
+
+def _select_on_validation(dataset: Dataset, profile: Profile, config, ks: tuple[int, ...], progress: bool):
+    """``(config with the chosen k and vote, TrainedModel fields saying how)``: :func:`~lussi.models.knn_select.select_knn` on the validation split."""
+    from .knn_select import select_knn
+
+    fit, val = _splits(dataset, profile)
+    start = time.perf_counter()
+    chosen, table = select_knn(config, fit.images, fit.labels, val.images, val.labels, ks=ks, progress=progress)
+    return chosen, {
+        "tuning_seconds": time.perf_counter() - start,
+        "sweep": tuple(SweepPoint(int(r.k), str(r.weights), float(r.accuracy)) for r in table.itertuples()),
+        "validation_accuracy": float(table["accuracy"].max()),
+        "n_fit": len(fit), "n_validation": len(val),
+    }
 
 
 def train_neural_network(
