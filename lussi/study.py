@@ -211,24 +211,26 @@ class StudyResults:
             class_names=self.dataset.class_names,
         )
 
+    def costs(self, name: str) -> dict:
+        """What model ``name`` costs: bytes in memory and on disk, seconds to train, tune and predict the test split.
+
+        The one source of these five figures, for :meth:`model_sizes` and the report's facts.
+        """
+        trained = self.models[name]
+        return {
+            "memory_bytes": int(trained.model.nbytes),
+            "disk_bytes": int(trained.size_bytes),
+            "training_seconds": trained.training_seconds,
+            "tuning_seconds": trained.tuning_seconds,
+            "test_predict_seconds": self.predictions[name].seconds,
+        }
+
     def model_sizes(self):
-        """DataFrame: model, parameters/stored bytes in memory, bytes on disk, training seconds."""
+        """DataFrame: model, family and :meth:`costs` (bytes in memory and on disk, seconds), one row per model."""
         import pandas as pd
 
-        rows = []
-        for name, trained in self.models.items():
-            rows.append(
-                {
-                    "model": self.label(name),
-                    "family": trained.family,
-                    "memory_bytes": int(trained.model.nbytes),
-                    "disk_bytes": int(trained.size_bytes),
-                    "training_seconds": trained.training_seconds,
-                    "tuning_seconds": trained.tuning_seconds,
-                    "test_predict_seconds": self.predictions[name].seconds,
-                }
-            )
-        return pd.DataFrame(rows)
+        return pd.DataFrame([{"model": self.label(name), "family": trained.family, **self.costs(name)}
+                             for name, trained in self.models.items()])
 
 
 def _hardware() -> dict:

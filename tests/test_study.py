@@ -60,6 +60,19 @@ def test_facts_agree_with_predictions(study):
         assert row["winner"] == faster
 
 
+def test_size_table_and_facts_quote_the_same_costs(study):
+    sizes = study.model_sizes().set_index("model")
+    facts = summary_facts(study)
+    for name, trained in study.models.items():
+        costs = study.costs(name)
+        assert costs["disk_bytes"] == trained.size_bytes > 0 and costs["memory_bytes"] == trained.model.nbytes > 0
+        assert costs["test_predict_seconds"] == study.predictions[name].seconds
+        assert sizes.loc[study.label(name), list(costs)].to_dict() == costs
+        for key in ("knn", "net"):
+            if facts[key]["name"] == name:
+                assert {k: facts[key][k] for k in costs} == costs
+
+
 def test_summary_text_quotes_the_facts(study):
     facts = summary_facts(study)
     text = render_text("summary", facts)

@@ -31,11 +31,7 @@ def _model_facts(study, name: str) -> dict:
         "errors": interval.errors,
         "n_test": interval.n,
         "validation_accuracy": trained.validation_accuracy,
-        "training_seconds": trained.training_seconds,
-        "tuning_seconds": trained.tuning_seconds,
-        "memory_bytes": int(trained.model.nbytes),
-        "disk_bytes": int(trained.size_bytes),
-        "test_predict_seconds": study.predictions[name].seconds,
+        **study.costs(name),
         "config": trained.config.to_dict(),
         "cache_key": trained.entry.key,
     }
