@@ -45,13 +45,8 @@ def main(argv=None):
     import pandas as pd
 
     from lussi.data import load_dataset
-    from lussi.models.knn import (
-        KNNModel,
-        baseline_knn_config,
-        seed_knn_config,
-        select_knn,
-        tuned_knn_config,
-    )
+    from lussi.models.knn import KNNClassifier, baseline_knn_config, seed_knn_config, tuned_knn_config
+    from lussi.models.knn_select import select_knn
 
     dataset = load_dataset("mnist")
     if args.quick:
@@ -82,7 +77,7 @@ def main(argv=None):
     for name in names:
         config = presets[name]
         start = time.perf_counter()
-        model = KNNModel(config).fit(dataset.train_images, dataset.train_labels)
+        model = KNNClassifier.from_config(config).fit(dataset.train_images, dataset.train_labels)
         fit_seconds = time.perf_counter() - start
         predicted = model.predict(dataset.test_images)
         accuracy = float(np.mean(predicted == dataset.test_labels))

@@ -79,7 +79,7 @@ def main(argv=None):
     from sklearn.neighbors import KNeighborsClassifier
 
     from lussi.data import load_dataset
-    from lussi.models.knn import KNNModel, tuned_knn_config
+    from lussi.models.knn import KNNClassifier, tuned_knn_config
     from lussi.models.search import BoundIndex, exact_kneighbors
 
     dataset = load_dataset("mnist")
@@ -127,7 +127,7 @@ def main(argv=None):
               f"{np.max(np.abs(distances - ref_d)):.3g}")
 
     print("tuned pipeline's PCA features (search alone, index included)")
-    model = KNNModel(tuned_knn_config()).fit(dataset.train_images, dataset.train_labels)
+    model = KNNClassifier.from_config(tuned_knn_config()).fit(dataset.train_images, dataset.train_labels)
     features = model._features
     query_features = model._transform(dataset.test_images)
     print(f"  train features {features.shape} {features.dtype}")

@@ -2,7 +2,7 @@
 
 Every candidate is fitted on the fit part of the seeded validation split
 (54,000 images) and scored on the 6,000 validation images for k = 1..10 with
-uniform and inverse-distance votes (:func:`lussi.models.knn.select_knn`). The
+uniform and inverse-distance votes (:func:`lussi.models.knn_select.select_knn`). The
 test set is not touched.
 
 The most accurate candidate is chosen (ties to the cheaper one to search:
@@ -55,7 +55,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from lussi.data import load_dataset
-    from lussi.models.knn import select_knn
+    from lussi.models.knn_select import select_knn
 
     dataset = load_dataset("mnist")
     print(f"cores {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}", flush=True)

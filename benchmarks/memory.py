@@ -50,17 +50,17 @@ def _train(name: str, directory: Path, n_train: int) -> None:
     dataset = load_dataset("mnist")
     directory.mkdir(parents=True)
     if name.startswith("knn"):
-        from lussi.models.knn import KNNModel, baseline_knn_config, seed_knn_config
+        from lussi.models.knn import KNNClassifier, baseline_knn_config, seed_knn_config
 
         config = baseline_knn_config(3) if name == "knn" else seed_knn_config()
-        model = KNNModel(config).fit(dataset.train_images[:n_train], dataset.train_labels[:n_train])
+        model = KNNClassifier.from_config(config).fit(dataset.train_images[:n_train], dataset.train_labels[:n_train])
     else:
-        from lussi.models.network import NetworkModel, cnn_config, seed_mlp_config
+        from lussi.models.network import NetworkClassifier, cnn_config, seed_mlp_config
 
         config = seed_mlp_config() if name == "mlp" else cnn_config()
         import dataclasses
 
-        model = NetworkModel(dataclasses.replace(config, epochs=1, warmup_epochs=0.0))
+        model = NetworkClassifier.from_config(dataclasses.replace(config, epochs=1, warmup_epochs=0.0))
         model.fit(dataset.train_images[:2000], dataset.train_labels[:2000], progress=False)
     model.save(directory)
 
@@ -75,17 +75,17 @@ def _measure(name: str, directory: Path, n: int, unchunked: bool) -> dict:
     batch = np.tile(test, (-(-n // len(test)), 1, 1))[:n]
     if name.startswith("knn"):
         import lussi.models.knn as module
-        from lussi.models.knn import KNNModel
+        from lussi.models.knn import KNNClassifier
 
-        model = KNNModel.load(directory)
+        model = KNNClassifier.load(directory)
         chunk = module._CHUNK
         if unchunked:
             module._CHUNK = n
     else:
         import lussi.models.network as module
-        from lussi.models.network import NetworkModel
+        from lussi.models.network import NetworkClassifier
 
-        model = NetworkModel.load(directory)
+        model = NetworkClassifier.load(directory)
         chunk = module.PREDICT_CHUNK
         if unchunked:
             module.PREDICT_CHUNK = n

@@ -35,13 +35,13 @@ def _call_paths(model):
     """Name -> fn(uint8 images) for every path compared; all return probabilities as ndarray."""
     import keras
 
-    net = model.keras_model
+    net = model.keras_model_
     paths = {
         "keras predict()": lambda images: net.predict(model._inputs(images), verbose=0, batch_size=max(32, len(images))),
         "predict_on_batch()": lambda images: net.predict_on_batch(model._inputs(images)),
         "model(x, training=False)": lambda images: keras.ops.convert_to_numpy(net(model._inputs(images), training=False)),
         f"fast path: {model.call_path(1)}": lambda images: model._forward()(model._inputs(images)),
-        "NetworkModel.predict_proba()": model.predict_proba,
+        "NetworkClassifier.predict_proba()": model.predict_proba,
     }
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
@@ -63,7 +63,7 @@ def main(argv=None):
     import keras
 
     from lussi.data import load_dataset
-    from lussi.models.network import NetworkModel, cnn_config, seed_mlp_config
+    from lussi.models.network import NetworkClassifier, cnn_config, seed_mlp_config
 
     dataset = load_dataset("mnist").subset(n_train=2000, n_test=max(100, *args.batch_sizes), random_state=0)
     threads = "?"
@@ -77,9 +77,9 @@ def main(argv=None):
     print(header)
     for name in args.models:
         config = seed_mlp_config() if name == "mlp" else cnn_config()
-        model = NetworkModel(dataclasses.replace(config, epochs=1, warmup_epochs=0.0))
+        model = NetworkClassifier.from_config(dataclasses.replace(config, epochs=1, warmup_epochs=0.0))
         model.fit(dataset.train_images, dataset.train_labels, progress=False)
-        reference = model.keras_model.predict(model._inputs(dataset.test_images[:8]), verbose=0)
+        reference = model.keras_model_.predict(model._inputs(dataset.test_images[:8]), verbose=0)
         for size in args.batch_sizes:
             batch = dataset.test_images[:size]
             baseline = None

@@ -46,7 +46,7 @@ def main(argv=None):
     import keras
 
     from lussi.data import load_dataset
-    from lussi.models.network import NetworkModel, cnn_config, seed_mlp_config
+    from lussi.models.network import NetworkClassifier, cnn_config, seed_mlp_config
 
     dataset = load_dataset("mnist")
     config = cnn_config() if args.model == "cnn" else seed_mlp_config()
@@ -59,9 +59,9 @@ def main(argv=None):
     print(f"fit {len(fit)}, validation {len(val)}, test {len(dataset.test_labels)} images")
     print("config:", json.dumps(config.to_dict()))
 
-    model = NetworkModel(config)
+    model = NetworkClassifier.from_config(config)
     start = time.perf_counter()
-    history = model.fit(fit.images, fit.labels, validation=(val.images, val.labels), progress=True)
+    history = model.fit(fit.images, fit.labels, validation=(val.images, val.labels), progress=True).history_
     total = time.perf_counter() - start
     seconds = np.asarray(history["epoch_seconds"])
     print(f"parameters: {model.n_params:,} ({model.nbytes / 1e6:.2f} MB)")

@@ -119,9 +119,9 @@ def _cmd_evaluate(args) -> int:
                 "ci95_low": interval.low,
                 "ci95_high": interval.high,
                 "n_test": interval.n,
-                "validation_accuracy": trained.record.get("validation_accuracy"),
+                "validation_accuracy": trained.validation_accuracy,
                 "training_seconds": round(trained.training_seconds, 3),
-                "config": trained.config,
+                "config": trained.config.to_dict(),
             }
         )
     if args.json:
@@ -262,9 +262,10 @@ def _cmd_predict(args) -> int:
     else:
         print(format_predictions(rows, study.dataset.class_names, names=names, labels=study.labels))
     if args.explain:
-        if not any(t.family == "knn" for t in study.models.values()):
-            raise UsageError("--explain shows a KNN's neighbours: include a KNN model in --models")
-        knn = study.best("knn")
+        try:
+            knn = study.best("knn")
+        except ValueError:
+            raise UsageError("--explain shows a KNN's neighbours: include a KNN model in --models") from None
         pages = write_explanations(
             args.explain, images, names, study.models[knn].model,
             train_images=study.dataset.train_images, train_labels=study.dataset.train_labels,

@@ -680,7 +680,7 @@ def explain_html(
     ----------
     image : ndarray of shape (h, w)
         One preprocessed digit (uint8), as the models see it.
-    knn_model : KNNModel
+    knn_model : KNNClassifier
         Has ``kneighbors(images, n_neighbors) -> (distances, indices)`` with
         indices into the original training images, and ``config.n_neighbors``.
     train_images : ndarray of shape (n_train, h, w)

@@ -16,10 +16,7 @@ differences between sizes.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import importlib
-import inspect
-import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
@@ -34,9 +31,9 @@ __all__ = [
     "knn_factory",
     "learning_curve",
     "learning_facts",
+    "model_factory",
     "nested_order",
     "nested_subsets",
-    "network_epochs",
     "network_factory",
     "overtaking_size",
     "plot_learning_curves",
@@ -117,110 +114,72 @@ def _check_sizes(sizes) -> list[int]:
 # --------------------------------------------------------------------------- factories
 
 
-def knn_factory(config=None) -> Callable[[int], object]:
-    """``n_train -> KNNModel(config)``, the same configuration at every size.
-
-    Parameters
-    ----------
-    config : KNNConfig, optional
-        Default raw pixels, k=3 (:func:`lussi.models.knn.baseline_knn_config`).
-    """
-    from lussi.models.knn import KNNModel, baseline_knn_config
-
-    config = baseline_knn_config(3) if config is None else config
-    return lambda n_train: KNNModel(config)
-
-
-def network_epochs(config, n_fit: int, *, min_steps: int = 0, max_epochs: int | None = None) -> int:
-    """Epochs for a network trained on ``n_fit`` images.
-
-    ``config.epochs`` at least, raised so that training takes at least
-    ``min_steps`` optimizer steps (small sets would otherwise stop after a few
-    dozen steps, far from converged), and at most ``max_epochs``.
-
-    Parameters
-    ----------
-    config : NetworkConfig
-    n_fit : int
-    min_steps : int, default 0
-    max_epochs : int, optional
-        Upper bound; it may lower ``config.epochs`` too (to bound the time of
-        the largest sizes).
-
-    Returns
-    -------
-    int
-    """
-    steps_per_epoch = math.ceil(n_fit / config.batch_size)
-    epochs = max(config.epochs, math.ceil(min_steps / steps_per_epoch))
-    if max_epochs is not None:
-        epochs = min(epochs, max_epochs)
-    return max(1, int(epochs))
-
-
-def network_factory(
-    config=None,
+def model_factory(
+    template,
     *,
     min_steps: int = 0,
     max_epochs: int | None = None,
     sizes: Iterable[int] | None = None,
     validation_fraction: float = 0.1,
 ) -> Callable[[int], object]:
-    """``n_train -> NetworkModel``, with epochs adapted to the size (see :func:`network_epochs`).
+    """``n_train -> template.sized_for(n_fit, ...)``: a fresh, unfitted copy of ``template`` per size.
 
     Parameters
     ----------
-    config : NetworkConfig, optional
-        Default the seed MLP (:func:`lussi.models.network.seed_mlp_config`).
+    template : KNNClassifier or NetworkClassifier
+        Fitted or not; only its hyperparameters are copied.
     min_steps, max_epochs : int
-        See :func:`network_epochs`; the fit part of a subset is
-        ``n_train * (1 - validation_fraction)``.
+        A network's epoch policy (see :meth:`~lussi.models.network.NetworkClassifier.epochs_for`);
+        its fit part of a subset is ``n_train * (1 - validation_fraction)``.
     sizes : iterable of int, optional
         Train only at these sizes; at others the factory returns None and
         :func:`learning_curve` skips the (model, size) cell.
     validation_fraction : float, default 0.1
         Must match :func:`learning_curve`'s, to count the fit images.
     """
-    from lussi.models.network import NetworkModel, seed_mlp_config
-
-    config = seed_mlp_config() if config is None else config
     allowed = None if sizes is None else {int(s) for s in sizes}
 
     def build(n_train: int):
         if allowed is not None and int(n_train) not in allowed:
             return None
-        n_fit = max(1, round(n_train * (1 - validation_fraction)))
-        epochs = network_epochs(config, n_fit, min_steps=min_steps, max_epochs=max_epochs)
-        warmup = min(config.warmup_epochs, max(0.0, epochs - 1.0))
-        return NetworkModel(dataclasses.replace(config, epochs=epochs, warmup_epochs=warmup))
+        held_out = validation_fraction if template.monitors_validation else 0.0
+        n_fit = max(1, round(n_train * (1 - held_out)))
+        return template.sized_for(n_fit, min_steps=min_steps, max_epochs=max_epochs)
 
     return build
 
 
-def _call_factory(factory, n_train: int):
-    try:
-        parameters = inspect.signature(factory).parameters.values()
-        takes_size = any(
-            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in parameters
-        )
-    except (TypeError, ValueError):  # builtins without a signature
-        takes_size = True
-    return factory(n_train) if takes_size else factory()
+def knn_factory(config=None) -> Callable[[int], object]:
+    """``n_train -> KNNClassifier``, the same configuration at every size.
+
+    Parameters
+    ----------
+    config : KNNConfig, optional
+        Default raw pixels, k=3 (:func:`lussi.models.knn.baseline_knn_config`).
+    """
+    from lussi.models.knn import KNNClassifier, baseline_knn_config
+
+    return model_factory(KNNClassifier.from_config(baseline_knn_config(3) if config is None else config))
+
+
+def network_factory(config=None, **options) -> Callable[[int], object]:
+    """``n_train -> NetworkClassifier``, with epochs adapted to the size; ``options`` as :func:`model_factory`'s.
+
+    Parameters
+    ----------
+    config : NetworkConfig, optional
+        Default the seed MLP (:func:`lussi.models.network.seed_mlp_config`).
+    """
+    from lussi.models.network import NetworkClassifier, seed_mlp_config
+
+    return model_factory(NetworkClassifier.from_config(seed_mlp_config() if config is None else config), **options)
 
 
 def _preload(model) -> None:
     """Import a model's heavy libraries before its first timed fit, so start-up is not billed to the smallest size."""
-    modules = ("keras",) if hasattr(model, "keras_model") else ("faiss", "sklearn.neighbors", "sklearn.decomposition")
-    for module in modules:
+    for module in model.heavy_modules:
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
-
-
-def _fit_parameters(model) -> set[str]:
-    try:
-        return set(inspect.signature(model.fit).parameters)
-    except (TypeError, ValueError):
-        return set()
 
 
 # --------------------------------------------------------------------------- the curve
@@ -246,15 +205,15 @@ def learning_curve(
     sizes : sequence of int
         Training-subset sizes; those larger than the training split are skipped.
     factories : dict of str -> callable
-        Model name to ``factory(n_train)`` (or ``factory()``) returning a fresh,
-        unfitted model with ``fit`` and ``predict``, e.g. :func:`knn_factory`,
-        :func:`network_factory`, or ``lambda n: KNNModel(config)``. A factory
-        returning None skips that size.
+        Model name to ``factory(n_train)`` returning a fresh, unfitted lussi
+        estimator, e.g. :func:`model_factory`, :func:`knn_factory`,
+        :func:`network_factory`, or ``lambda n: KNNClassifier(n_neighbors=1)``.
+        A factory returning None skips that size.
     validation_fraction : float, default 0.1
-        Models whose ``fit`` takes ``validation=`` (networks) train on the
-        subset minus a stratified validation split of this share, monitored
-        but never fitted; other models (KNN) fit the whole subset. 0 gives
-        networks the whole subset and no validation.
+        Models that monitor a validation split (``monitors_validation``:
+        networks) train on the subset minus a stratified validation split of
+        this share, monitored but never fitted; other models (KNN) fit the
+        whole subset. 0 gives networks the whole subset and no validation.
     random_state : int, default 0
         Seeds the subsets and the validation splits.
     confidence : float, default 0.95
@@ -275,10 +234,6 @@ def learning_curve(
     """
     import sys
 
-    from sklearn.model_selection import train_test_split
-
-    from lussi.analysis import accuracy_interval
-
     if not isinstance(factories, Mapping) or not factories:
         raise ValueError("factories must be a non-empty dict of model name -> factory(n_train) returning a model")
     for name, factory in factories.items():
@@ -291,64 +246,75 @@ def learning_curve(
         raise ValueError(
             f"every size in {list(sizes)} exceeds the {len(dataset.train_labels)} training images; pass smaller sizes"
         )
-    test_images, test_labels = dataset.test_images, dataset.test_labels
     n_classes = len(np.unique(dataset.train_labels))
     rows = []
     for name, factory in factories.items():
         for n_train, idx in subsets.items():
-            model = _call_factory(factory, n_train)
+            model = factory(n_train)
             if model is None:
                 continue
             _preload(model)
-            images, labels = dataset.train_images[idx], dataset.train_labels[idx]
-            accepted = _fit_parameters(model)
-            is_network = "validation" in accepted  # the protocol's marker of a model that monitors validation
-            options = {"progress": False} if "progress" in accepted else {}
-            if is_network and validation_fraction > 0:
-                n_val = max(n_classes, round(validation_fraction * n_train))
-                fit_idx, val_idx = train_test_split(
-                    np.arange(n_train), test_size=n_val, stratify=labels, random_state=random_state
-                )
-                fit_idx.sort()
-                val_idx.sort()
-                options["validation"] = (images[val_idx], labels[val_idx])
-                images, labels = images[fit_idx], labels[fit_idx]
-            start = time.perf_counter()
-            history = model.fit(images, labels, **options)
-            train_seconds = time.perf_counter() - start
-            for size in _WARMUP_SIZES:
-                model.predict(test_images[:size])
-            start = time.perf_counter()
-            predicted = np.asarray(model.predict(test_images))
-            predict_seconds = time.perf_counter() - start
-            ci = accuracy_interval(test_labels, predicted, confidence=confidence)
-            epochs = getattr(getattr(model, "config", None), "epochs", None) if is_network else None
-            val_acc = None
-            if isinstance(history, Mapping) and history.get("val_accuracy"):
-                val_acc = float(history["val_accuracy"][-1])
-            rows.append({
-                "model": str(name),
-                "n_train": int(n_train),
-                "accuracy": ci.accuracy,
-                "low": ci.low,
-                "high": ci.high,
-                "train_seconds": train_seconds,
-                "predict_seconds": predict_seconds,
-                "predict_ms_per_image": 1000.0 * predict_seconds / len(test_labels),
-                "n_fit": len(labels),
-                "epochs": float(epochs) if epochs is not None else float("nan"),
-                "validation_accuracy": val_acc if val_acc is not None else float("nan"),
-            })
+            images, labels, options = _fit_data(model, dataset.train_images[idx], dataset.train_labels[idx],
+                                                n_classes=n_classes, validation_fraction=validation_fraction,
+                                                random_state=random_state)
+            row = _curve_cell(str(name), int(n_train), model, images, labels, options, dataset, confidence)
+            rows.append(row)
             if progress:
                 print(
-                    f"[learning curve] {name} n={n_train:,}: accuracy {ci.accuracy:.4f}, "
-                    f"fit {train_seconds:.1f} s, predict {predict_seconds:.1f} s",
+                    f"[learning curve] {name} n={n_train:,}: accuracy {row['accuracy']:.4f}, "
+                    f"fit {row['train_seconds']:.1f} s, predict {row['predict_seconds']:.1f} s",
                     file=sys.stderr, flush=True,
                 )
     table = pd.DataFrame(rows, columns=COLUMNS)
     table.attrs["confidence"] = confidence
-    table.attrs["n_test"] = len(test_labels)
+    table.attrs["n_test"] = len(dataset.test_labels)
     return table
+
+
+def _fit_data(model, images, labels, *, n_classes: int, validation_fraction: float, random_state: int):
+    """``(images, labels, fit options)``: the whole subset, or the fit part and a monitored stratified validation part."""
+    from sklearn.model_selection import train_test_split
+
+    options = {"progress": False}
+    if not (model.monitors_validation and validation_fraction > 0):
+        return images, labels, options
+    n_train = len(labels)
+    n_val = max(n_classes, round(validation_fraction * n_train))
+    fit_idx, val_idx = train_test_split(np.arange(n_train), test_size=n_val, stratify=labels, random_state=random_state)
+    fit_idx.sort()
+    val_idx.sort()
+    options["validation"] = (images[val_idx], labels[val_idx])
+    return images[fit_idx], labels[fit_idx], options
+
+
+def _curve_cell(name: str, n_train: int, model, images, labels, options: dict, dataset, confidence: float) -> dict:
+    """Fit ``model``, predict the test split (timed after warm-up calls) and score it: one :data:`COLUMNS` row."""
+    from lussi.analysis import accuracy_interval
+
+    test_images, test_labels = dataset.test_images, dataset.test_labels
+    start = time.perf_counter()
+    model.fit(images, labels, **options)
+    train_seconds = time.perf_counter() - start
+    for size in _WARMUP_SIZES:
+        model.predict(test_images[:size])
+    start = time.perf_counter()
+    predicted = np.asarray(model.predict(test_images))
+    predict_seconds = time.perf_counter() - start
+    ci = accuracy_interval(test_labels, predicted, confidence=confidence)
+    epochs, val_acc = model.training_epochs, model.validation_accuracy_
+    return {
+        "model": name,
+        "n_train": n_train,
+        "accuracy": ci.accuracy,
+        "low": ci.low,
+        "high": ci.high,
+        "train_seconds": train_seconds,
+        "predict_seconds": predict_seconds,
+        "predict_ms_per_image": 1000.0 * predict_seconds / len(test_labels),
+        "n_fit": len(labels),
+        "epochs": float(epochs) if epochs is not None else float("nan"),
+        "validation_accuracy": val_acc if val_acc is not None else float("nan"),
+    }
 
 
 def curve_row(

@@ -30,7 +30,7 @@ from . import interrupts
 from .cache import Cache
 from .config import Profile, get_profile
 from .data import Dataset, load_dataset
-from .models.train import TestPredictions, TrainedModel, predict_test, train_knn, train_neural_network
+from .models.train import TestPredictions, TrainedModel, predict_test, train_model
 
 __all__ = ["ModelSpec", "StudyResults", "compute_extras", "digit_classes", "run_study", "study_models"]
 
@@ -45,18 +45,16 @@ class ModelSpec:
         Identifier (``"knn_tuned"``).
     label : str
         Human name for tables and legends.
-    family : str
-        ``"knn"`` or ``"network"``.
     stage : str
         Rung of the ladder: ``"seed"``, ``"corrected"`` or ``"tuned"``.
     config : KNNConfig or NetworkConfig
+        Also says the kind of model (:func:`lussi.models.train.train_model`).
     select : bool
         For KNN: choose k and weights on the validation split.
     """
 
     name: str
     label: str
-    family: str
     stage: str
     config: object
     select: bool = True
@@ -68,11 +66,11 @@ def study_models(names: tuple[str, ...] | None = None) -> list[ModelSpec]:
     from .models.network import cnn_config, seed_mlp_config
 
     specs = [
-        ModelSpec("knn_seed", "KNN (seed: scaled, k=3)", "knn", "seed", seed_knn_config(), select=False),
-        ModelSpec("knn", "KNN (raw pixels, validated k)", "knn", "corrected", baseline_knn_config(3)),
-        ModelSpec("knn_tuned", "KNN (tuned)", "knn", "tuned", tuned_knn_config()),
-        ModelSpec("mlp", "MLP (seed)", "network", "seed", seed_mlp_config()),
-        ModelSpec("cnn", "CNN", "network", "tuned", cnn_config()),
+        ModelSpec("knn_seed", "KNN (seed: scaled, k=3)", "seed", seed_knn_config(), select=False),
+        ModelSpec("knn", "KNN (raw pixels, validated k)", "corrected", baseline_knn_config(3)),
+        ModelSpec("knn_tuned", "KNN (tuned)", "tuned", tuned_knn_config()),
+        ModelSpec("mlp", "MLP (seed)", "seed", seed_mlp_config()),
+        ModelSpec("cnn", "CNN", "tuned", cnn_config()),
     ]
     if names is None:
         return specs
@@ -126,9 +124,9 @@ class StudyResults:
 
     profile: Profile
     dataset: Dataset
-    specs: dict
-    models: dict
-    predictions: dict
+    specs: dict[str, ModelSpec]
+    models: dict[str, TrainedModel]
+    predictions: dict[str, TestPredictions]
     latency: object = None
     seed_split: dict | None = None
     hardware: dict = dataclasses.field(default_factory=dict)
@@ -163,16 +161,16 @@ class StudyResults:
         return self.predictions[name].labels
 
     def best(self, family: str) -> str:
-        """The model of ``family`` with the highest VALIDATION accuracy (the test set picks nothing)."""
+        """The model of ``family`` (a model class's ``family``) with the highest VALIDATION accuracy (the test set picks nothing)."""
         candidates = [
             name for name, trained in self.models.items()
-            if trained.family == family and trained.record.get("validation_accuracy") is not None
+            if trained.family == family and trained.validation_accuracy is not None
         ]
         if not candidates:
             candidates = [name for name, trained in self.models.items() if trained.family == family]
         if not candidates:
             raise ValueError(f"the study has no {family} model")
-        return max(candidates, key=lambda n: self.models[n].record.get("validation_accuracy") or 0.0)
+        return max(candidates, key=lambda n: self.models[n].validation_accuracy or 0.0)
 
     @property
     def headline(self) -> tuple[str, str]:
@@ -219,24 +217,26 @@ class StudyResults:
             class_names=self.dataset.class_names,
         )
 
+    def costs(self, name: str) -> dict:
+        """What model ``name`` costs: bytes in memory and on disk, seconds to train, tune and predict the test split.
+
+        The one source of these five figures, for :meth:`model_sizes` and the report's facts.
+        """
+        trained = self.models[name]
+        return {
+            "memory_bytes": int(trained.model.nbytes),
+            "disk_bytes": int(trained.size_bytes),
+            "training_seconds": trained.training_seconds,
+            "tuning_seconds": trained.tuning_seconds,
+            "test_predict_seconds": self.predictions[name].seconds,
+        }
+
     def model_sizes(self):
-        """DataFrame: model, parameters/stored bytes in memory, bytes on disk, training seconds."""
+        """DataFrame: model, family and :meth:`costs` (bytes in memory and on disk, seconds), one row per model."""
         import pandas as pd
 
-        rows = []
-        for name, trained in self.models.items():
-            rows.append(
-                {
-                    "model": self.label(name),
-                    "family": trained.family,
-                    "memory_bytes": int(trained.model.nbytes),
-                    "disk_bytes": int(trained.size_bytes),
-                    "training_seconds": trained.training_seconds,
-                    "tuning_seconds": float(trained.record.get("sweep_seconds") or 0.0),
-                    "test_predict_seconds": self.predictions[name].seconds,
-                }
-            )
-        return pd.DataFrame(rows)
+        return pd.DataFrame([{"model": self.label(name), "family": trained.family, **self.costs(name)}
+                             for name, trained in self.models.items()])
 
 
 def _hardware() -> dict:
@@ -264,8 +264,7 @@ def _latency(study_models: dict, specs: dict, dataset: Dataset, profile: Profile
     def build(directory: Path) -> dict:
         fns = {}
         for name, trained in study_models.items():
-            call_path = trained.model.call_path(1) if hasattr(trained.model, "call_path") else "predict"
-            fns[specs[name].label] = (trained.model.predict, call_path)
+            fns[specs[name].label] = (trained.model.predict, trained.model.call_path(1))
         sweep = latency_sweep(
             fns,
             dataset.test_images,
@@ -289,7 +288,7 @@ def _seed_split(dataset: Dataset, profile: Profile, cache: Cache, rebuild: bool)
     """
     from sklearn.model_selection import train_test_split
 
-    from .models.knn import KNNModel, seed_knn_config
+    from .models.knn import KNNClassifier, seed_knn_config
 
     config = seed_knn_config()
     material = {"data": dataset.fingerprint, "config": config.to_dict(), "seed": profile.seed}
@@ -300,7 +299,7 @@ def _seed_split(dataset: Dataset, profile: Profile, cache: Cache, rebuild: bool)
         train_idx, test_idx = train_test_split(
             np.arange(len(labels)), test_size=0.2, random_state=profile.seed
         )
-        model = KNNModel(config).fit(images[train_idx], labels[train_idx])
+        model = KNNClassifier.from_config(config).fit(images[train_idx], labels[train_idx])
         predicted = model.predict(images[test_idx])
         return {
             "accuracy": float(np.mean(predicted == labels[test_idx])),
@@ -398,9 +397,7 @@ def _learning(study: StudyResults, cache: Cache, progress: bool, rebuild: bool):
     """Learning curves: fresh models on nested subsets, plus the study's own model as the full-split point."""
     import pandas as pd
 
-    from .learning import curve_row, knn_factory, learning_curve, network_factory
-    from .models.knn import KNNConfig
-    from .models.network import NetworkConfig
+    from .learning import curve_row, learning_curve, model_factory
     from .models.train import library_versions
     from .timing import hardware_info
 
@@ -411,16 +408,12 @@ def _learning(study: StudyResults, cache: Cache, progress: bool, rebuild: bool):
         trained = study.models[name]
         if not sizes:
             continue
-        if trained.family == "knn":
-            config = KNNConfig.from_dict(trained.config)
-            factory_material = {"config": config.to_dict()}
-            factory = knn_factory(config)
-        else:
-            config = NetworkConfig.from_dict(trained.config)
-            factory_material = {"config": config.to_dict(), "min_steps": profile.curve_min_steps,
-                                "max_epochs": profile.curve_max_epochs, "sizes": list(sizes)}
-            factory = network_factory(config, min_steps=profile.curve_min_steps, max_epochs=profile.curve_max_epochs,
-                                      sizes=sizes, validation_fraction=profile.validation_fraction)
+        factory_material = {"config": trained.config.to_dict()}
+        if trained.model.training_epochs is not None:  # trained in epochs: how many depends on the size
+            factory_material.update(min_steps=profile.curve_min_steps, max_epochs=profile.curve_max_epochs,
+                                    sizes=list(sizes))
+        factory = model_factory(trained.model, min_steps=profile.curve_min_steps, max_epochs=profile.curve_max_epochs,
+                                sizes=sizes, validation_fraction=profile.validation_fraction)
         material = {
             "data": dataset.fingerprint, "sizes": list(sizes), "factory": factory_material,
             "validation_fraction": profile.validation_fraction, "seed": profile.seed,
@@ -441,12 +434,11 @@ def _learning(study: StudyResults, cache: Cache, progress: bool, rebuild: bool):
     rows = []
     for name in _curve_models(study):
         trained, predictions = study.models[name], study.predictions[name]
-        epochs = trained.config.get("epochs") if trained.family == "network" else None
         rows.append(curve_row(
             name, len(dataset.train_labels), dataset.test_labels, predictions.labels,
             train_seconds=trained.training_seconds, predict_seconds=predictions.seconds,
-            n_fit=trained.record.get("n_fit") if trained.family == "network" else None, epochs=epochs,
-            validation_accuracy=trained.record.get("validation_accuracy"),
+            n_fit=trained.n_fitted,
+            epochs=trained.model.training_epochs, validation_accuracy=trained.validation_accuracy,
         ))
     frames.append(pd.DataFrame(rows))
     frames = [frame for frame in frames if not frame.empty]
@@ -527,6 +519,24 @@ def compute_extras(study: StudyResults, *, cache: Cache, progress: bool = True, 
     return study
 
 
+def _train_all(specs: dict, dataset: Dataset, profile: Profile, cache: Cache, rebuild: bool, progress: bool, log):
+    """Train (or load) each spec's model and predict the test split once with it: ``(models, predictions)``."""
+    trained: dict[str, TrainedModel] = {}
+    predictions: dict[str, TestPredictions] = {}
+    for index, spec in enumerate(specs.values(), start=1):
+        interrupts.check()
+        log(f"[{index}/{len(specs)}] {spec.label}: training or loading from cache")
+        result = train_model(
+            dataset, spec.config, name=spec.name, select=spec.select, profile=profile,
+            cache=cache, rebuild=rebuild, progress=progress,
+        )
+        trained[spec.name] = result
+        predictions[spec.name] = predict_test(result, dataset, cache=cache, rebuild=rebuild)
+        state = "cached" if result.entry.hit else f"trained in {result.training_seconds:.1f} s"
+        log(f"    {state}; test accuracy {np.mean(predictions[spec.name].labels == dataset.test_labels):.4f}")
+    return trained, predictions
+
+
 def run_study(
     profile: str | Profile = "full",
     *,
@@ -580,25 +590,7 @@ def run_study(
     dataset = dataset.subset(n_train=profile.n_train, n_test=profile.n_test, random_state=profile.seed)
 
     specs = {spec.name: spec for spec in study_models(models)}
-    trained: dict[str, TrainedModel] = {}
-    predictions: dict[str, TestPredictions] = {}
-    for index, spec in enumerate(specs.values(), start=1):
-        interrupts.check()
-        log(f"[{index}/{len(specs)}] {spec.label}: training or loading from cache")
-        if spec.family == "knn":
-            result = train_knn(
-                dataset, spec.config, name=spec.name, select=spec.select, profile=profile,
-                cache=cache, rebuild=rebuild, progress=progress,
-            )
-        else:
-            result = train_neural_network(
-                dataset, spec.config, name=spec.name, profile=profile, cache=cache, rebuild=rebuild, progress=progress
-            )
-        trained[spec.name] = result
-        predictions[spec.name] = predict_test(result, dataset, cache=cache, rebuild=rebuild)
-        state = "cached" if result.entry.hit else f"trained in {result.training_seconds:.1f} s"
-        log(f"    {state}; test accuracy {np.mean(predictions[spec.name].labels == dataset.test_labels):.4f}")
-
+    trained, predictions = _train_all(specs, dataset, profile, cache, rebuild, progress, log)
     latency = None
     measured_at = None
     if timing:

@@ -1,15 +1,21 @@
-"""Checks of what a dataset directory holds: SHA256SUMS, classes.txt, and each split's arrays.
+"""Shared checks: what a dataset directory holds, and what a model is given.
 
-Each check raises :class:`~lussi.errors.DataError` with the file, what is
-wrong and what to do. They are strict where leniency would change a number:
-a blank line inside ``classes.txt`` would shift every later class name by
-one, a duplicated name in ``SHA256SUMS`` leaves open which digest counts, and
-a float label would be truncated to an integer class.
+The dataset checks (SHA256SUMS, classes.txt, each split's arrays) raise
+:class:`~lussi.errors.DataError` with the file, what is wrong and what to do.
+They are strict where leniency would change a number: a blank line inside
+``classes.txt`` would shift every later class name by one, a duplicated name in
+``SHA256SUMS`` leaves open which digest counts, and a float label would be
+truncated to an integer class.
+
+:func:`image_batch` and :func:`class_labels` are the one input rule of lussi's
+scikit-learn estimators (:mod:`lussi.models`), built on scikit-learn's own
+``validate_data``/``check_array``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import unicodedata
@@ -20,7 +26,7 @@ import numpy as np
 from .errors import ChecksumError, DataError
 from .safe_io import decode_text, read_bytes, read_text
 
-__all__ = ["check_split", "read_checksums", "read_class_names", "schema_problem"]
+__all__ = ["check_split", "class_labels", "image_batch", "read_checksums", "read_class_names", "schema_problem"]
 
 _SUMS_LINE = re.compile(r"^(?P<digest>[0-9a-fA-F]{64}) [ *](?P<name>.*)$")
 # Integer idx types (0x08 ubyte, 0x09 byte, 0x0B short, 0x0C int): what labels may be.
@@ -172,3 +178,131 @@ def schema_problem(value, schema, where: str) -> str:
     if isinstance(value, bool) and bool not in types or not isinstance(value, types):
         return f"{where} is a {type(value).__name__}, expected {' or '.join(t.__name__ for t in types)}"
     return ""
+
+
+# --------------------------------------------------------------------------- model inputs
+
+
+def image_batch(estimator, X, *, reset: bool) -> np.ndarray:
+    """``X`` as a batch of images in pixel units: the input rule of every lussi estimator.
+
+    Shapes:
+
+    * ``(n, h*w)``, scikit-learn's samples x features. The image shape is the
+      estimator's ``image_shape`` parameter when set; otherwise the square
+      ``(s, s)`` when ``h*w = s**2`` (MNIST's 784 = 28 x 28, the 8x8 digits'
+      64), otherwise one row of pixels, ``(1, h*w)``.
+    * ``(n, h, w)`` images, or ``(n, h, w, 1)`` channels-last; the shape is
+      then the image shape.
+
+    Values (any finite numbers; lists and DataFrames too):
+
+    * integer (and boolean) arrays are pixel intensities 0-255, MNIST's uint8
+      form, which the models use exactly; other integers are refused;
+    * float arrays are intensities scaled to [0, 1] (Keras' convention) and
+      are multiplied by 255. They are neither rounded nor clipped, so any
+      finite features (standardised ones, say) are accepted too.
+
+    Parameters
+    ----------
+    estimator : lussi estimator
+        Has an ``image_shape`` parameter. ``reset=True`` (fit) sets its
+        ``n_features_in_`` (``h*w``), ``image_shape_`` and, for a DataFrame,
+        ``feature_names_in_``; ``reset=False`` (predict) checks ``X`` against them.
+    X : array-like
+    reset : bool
+
+    Returns
+    -------
+    ndarray of shape (n, h, w), uint8 or float32
+
+    Raises
+    ------
+    ValueError
+        Not numbers, NaN or infinite values, no samples, a shape that does not
+        match, or integers outside 0-255.
+    sklearn.exceptions.NotFittedError
+        ``reset=False`` on an estimator that was never fitted.
+    """
+    from sklearn.utils.validation import check_is_fitted, validate_data
+
+    if not reset:
+        check_is_fitted(estimator)
+    if (X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim) == 2:
+        # Rows: scikit-learn's own check (n_features_in_, feature names, its messages).
+        rows = validate_data(estimator, X, reset=reset, dtype="numeric")
+        shape = _row_image_shape(rows.shape[1], estimator.image_shape) if reset else estimator.image_shape_
+        images = rows.reshape(len(rows), *shape)
+    else:
+        images = _image_array(estimator, X, reset)
+        shape = images.shape[1:]
+    if reset:
+        estimator.image_shape_ = (int(shape[0]), int(shape[1]))
+    return _pixel_units(images)
+
+
+def _image_array(estimator, X, reset: bool) -> np.ndarray:
+    """Images ``(n, h, w)`` (or ``(n, h, w, 1)``), checked by scikit-learn's ``check_array`` and against the image shape."""
+    from sklearn.utils.validation import check_array
+
+    images = check_array(X, dtype="numeric", allow_nd=True, estimator=estimator, input_name="X")
+    if images.ndim == 4 and images.shape[3] == 1:
+        images = images[..., 0]
+    expected = estimator.image_shape if reset else estimator.image_shape_
+    if images.ndim != 3 or (expected is not None and images.shape[1:] != tuple(expected)):
+        want = "(n, height, width)" if expected is None else f"(n, {expected[0]}, {expected[1]})"
+        raise ValueError(f"images must have shape {want} (or flattened rows (n, height*width)), got {images.shape}")
+    if reset:
+        estimator.n_features_in_ = int(images.shape[1] * images.shape[2])
+        vars(estimator).pop("feature_names_in_", None)
+    return images
+
+
+def _row_image_shape(n_features: int, image_shape) -> tuple[int, int]:
+    if image_shape is not None:
+        if (len(image_shape) != 2 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1
+                                         for s in image_shape)):
+            raise ValueError(f"image_shape must be (height, width), two positive integers, got {image_shape!r}")
+        if image_shape[0] * image_shape[1] != n_features:
+            raise ValueError(f"image_shape={tuple(image_shape)} holds {image_shape[0] * image_shape[1]} pixels, "
+                             f"but X has {n_features} features")
+        return int(image_shape[0]), int(image_shape[1])
+    side = math.isqrt(n_features)
+    return (side, side) if side * side == n_features else (1, n_features)
+
+
+def _pixel_units(images: np.ndarray) -> np.ndarray:
+    if images.dtype == np.uint8:
+        return images
+    if images.dtype.kind in "biu":
+        low, high = int(images.min()), int(images.max())
+        if low < 0 or high > 255:
+            raise ValueError(f"integer images must hold pixel values 0-255, got values in [{low}, {high}]; "
+                             "pass other features as floats")
+        return images.astype(np.uint8)
+    return (images * 255.0).astype(np.float32)
+
+
+def class_labels(y, n_samples: int) -> np.ndarray:
+    """Training labels: one per sample, a classification target (integers, strings, ...).
+
+    A column vector ``(n, 1)`` is flattened with scikit-learn's
+    DataConversionWarning, as scikit-learn's own classifiers do.
+
+    Raises
+    ------
+    ValueError
+        None, not 1-D, not ``n_samples`` long, or continuous values (``Unknown label type``).
+    """
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import column_or_1d
+
+    if y is None:
+        raise ValueError("this classifier requires y to be passed, but the target y is None")
+    labels = np.asarray(y)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = column_or_1d(labels, warn=True)
+    if labels.shape != (n_samples,):
+        raise ValueError(f"labels must have shape ({n_samples},), one per sample, got {labels.shape}")
+    check_classification_targets(labels)
+    return labels

@@ -1063,10 +1063,10 @@ def test_images_without_pixels_are_refused_when_loading(tmp_path, capsys, shape)
 
 @pytest.fixture(scope="module")
 def digits_knn():
-    from lussi.models.knn import KNNConfig, KNNModel
+    from lussi.models.knn import KNNClassifier
 
     digits = load_dataset("digits")
-    return digits, KNNModel(KNNConfig(n_neighbors=3)).fit(digits.train_images, digits.train_labels)
+    return digits, KNNClassifier(n_neighbors=3).fit(digits.train_images, digits.train_labels)
 
 
 def test_colliding_explanation_names_never_overwrite_each_other(tmp_path, digits_knn):

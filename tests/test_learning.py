@@ -18,7 +18,6 @@ from lussi.learning import (
     learning_facts,
     nested_order,
     nested_subsets,
-    network_epochs,
     network_factory,
     overtaking_size,
     plot_learning_curves,
@@ -62,16 +61,6 @@ def test_nested_subsets_reject_bad_sizes(digits):
         nested_subsets(digits.train_labels, [])
 
 
-def test_network_epochs_policy():
-    from lussi.models.network import seed_mlp_config
-
-    config = seed_mlp_config()  # 10 epochs, batch 128
-    assert network_epochs(config, 54000) == 10
-    assert network_epochs(config, 450, min_steps=400) == 100  # 4 steps per epoch
-    assert network_epochs(config, 450, min_steps=400, max_epochs=30) == 30
-    assert network_epochs(config, 54000, max_epochs=4) == 4
-
-
 # --------------------------------------------------------------------------- the curve
 
 
@@ -111,10 +100,10 @@ def test_learning_curve_with_knn_and_a_tiny_network(digits):
     assert 0.95 < row["accuracy"] <= 1 and np.isnan(row["epochs"])
 
 
-def test_learning_curve_accepts_zero_argument_factories_and_checks_input(digits):
-    from lussi.models.knn import KNNConfig, KNNModel
+def test_learning_curve_takes_any_factory_of_the_size_and_checks_input(digits):
+    from lussi.models.knn import KNNClassifier
 
-    table = learning_curve(digits, [200], {"knn1": lambda: KNNModel(KNNConfig(n_neighbors=1))}, progress=False)
+    table = learning_curve(digits, [200], {"knn1": lambda n_train: KNNClassifier(n_neighbors=1)}, progress=False)
     assert len(table) == 1 and table["accuracy"].iloc[0] > 0.8
     with pytest.raises(ValueError, match="factories must be a non-empty dict"):
         learning_curve(digits, [200], {}, progress=False)

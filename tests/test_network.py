@@ -9,8 +9,8 @@ import pytest
 from lussi.data import load_dataset
 from lussi.models import network
 from lussi.models.network import (
+    NetworkClassifier,
     NetworkConfig,
-    NetworkModel,
     augment_images,
     build_cnn,
     build_mlp,
@@ -37,17 +37,17 @@ def _quick(config, **changes):
 
 @pytest.fixture(scope="module")
 def fitted_mlp(digits):
-    model = NetworkModel(_quick(seed_mlp_config()))
-    history = model.fit(digits.train_images, digits.train_labels, validation=(digits.test_images, digits.test_labels), progress=False)
-    return model, history
+    model = NetworkClassifier.from_config(_quick(seed_mlp_config()))
+    model.fit(digits.train_images, digits.train_labels, validation=(digits.test_images, digits.test_labels))
+    return model, model.history_
 
 
 @pytest.fixture(scope="module")
 def fitted_cnn(digits):
     # Small filters and batches keep it fast and learning; augmentation and the cosine schedule stay on.
-    model = NetworkModel(_quick(cnn_config(), filters=(16, 32), batch_size=32, epochs=3, warmup_epochs=0.5))
-    history = model.fit(digits.train_images, digits.train_labels, validation=(digits.test_images, digits.test_labels), progress=False)
-    return model, history
+    model = NetworkClassifier.from_config(_quick(cnn_config(), filters=(16, 32), batch_size=32, epochs=3, warmup_epochs=0.5))
+    model.fit(digits.train_images, digits.train_labels, validation=(digits.test_images, digits.test_labels))
+    return model, model.history_
 
 
 # --------------------------------------------------------------------------- builders
@@ -114,7 +114,7 @@ def test_config_round_trips_through_json():
 
 def test_model_rejects_a_foreign_config():
     with pytest.raises(TypeError, match="config must be a NetworkConfig"):
-        NetworkModel({"architecture": "mlp"})
+        NetworkClassifier.from_config({"architecture": "mlp"})
 
 
 # --------------------------------------------------------------------------- augmentation
@@ -155,7 +155,7 @@ def test_cosine_schedule_warms_up_then_decays_to_zero(fitted_cnn):
 
 
 def test_warmup_is_capped_at_half_of_a_shortened_training():
-    from lussi.models.network import _learning_rate
+    from lussi.models.network_training import _learning_rate
 
     schedule = _learning_rate(dataclasses.replace(cnn_config(), epochs=1, warmup_epochs=1.0), steps_per_epoch=10)
     rates = [float(schedule(step)) for step in (0, 5, 10)]
@@ -179,8 +179,8 @@ def test_predictions_have_protocol_shapes_and_dtypes(fixture, request, digits):
     assert labels.shape == (len(digits.test_images),) and labels.dtype == np.int64
     np.testing.assert_array_equal(labels, proba.argmax(axis=1))
     assert np.mean(labels == digits.test_labels) > 0.5  # learnt something in 2 epochs
-    # One (h, w) image, flattened rows and float [0, 1] images are accepted too.
-    assert model.predict(digits.test_images[0]).shape == (1,)
+    # Flattened rows and float [0, 1] images are accepted too.
+    assert model.predict(digits.test_images[:1]).shape == (1,)
     np.testing.assert_allclose(model.predict_proba(digits.test_images.reshape(-1, 64)), proba, atol=1e-6)
     np.testing.assert_allclose(model.predict_proba(digits.test_images / 255.0), proba, atol=1e-6)
 
@@ -189,7 +189,7 @@ def test_predictions_have_protocol_shapes_and_dtypes(fixture, request, digits):
 def test_fast_call_path_matches_keras_predict(fixture, request, digits):
     model, _ = request.getfixturevalue(fixture)
     x = model._inputs(digits.test_images)
-    reference = model.keras_model.predict(x, verbose=0)
+    reference = model.keras_model_.predict(x, verbose=0)
     for batch in (digits.test_images[:1], digits.test_images[:7], digits.test_images):
         expected = reference[: len(batch)]
         np.testing.assert_allclose(model.predict_proba(batch), expected, rtol=1e-5, atol=1e-6)
@@ -217,16 +217,18 @@ def test_predict_validates_images(fitted_mlp):
 
 
 def test_unfitted_model_says_to_fit_first(tmp_path):
-    model = NetworkModel(seed_mlp_config())
-    with pytest.raises(RuntimeError, match="not fitted"):
+    from sklearn.exceptions import NotFittedError
+
+    model = NetworkClassifier.from_config(seed_mlp_config())
+    with pytest.raises(NotFittedError, match="not fitted"):
         model.predict(np.zeros((1, 8, 8), np.uint8))
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         model.save(tmp_path)
 
 
 def test_fit_validates_labels(digits):
-    model = NetworkModel(_quick(seed_mlp_config(), epochs=1))
-    with pytest.raises(ValueError, match="labels must be integers"):
+    model = NetworkClassifier.from_config(_quick(seed_mlp_config(), epochs=1))
+    with pytest.raises(ValueError, match=r"labels must have shape \(1437,\)"):
         model.fit(digits.train_images, digits.train_labels[:-1], progress=False)
     with pytest.raises(ValueError, match="at least two classes"):
         model.fit(digits.train_images[:5], np.zeros(5, np.int64), progress=False)
@@ -242,18 +244,18 @@ def test_summary_table_and_sizes(fitted_mlp):
 
 
 def test_progress_prints_one_line_per_epoch(digits, capsys):
-    model = NetworkModel(_quick(seed_mlp_config(), epochs=2))
+    model = NetworkClassifier.from_config(_quick(seed_mlp_config(), epochs=2))
     model.fit(digits.train_images[:200], digits.train_labels[:200], progress=True)
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[mlp] epoch")]
     assert len(lines) == 2 and "val_accuracy nan" in lines[0]
 
 
 def test_label_smoothing_trains_and_loads(digits, tmp_path):
-    model = NetworkModel(_quick(seed_mlp_config(), epochs=1, label_smoothing=0.1))
-    history = model.fit(digits.train_images, digits.train_labels, progress=False)
+    model = NetworkClassifier.from_config(_quick(seed_mlp_config(), epochs=1, label_smoothing=0.1))
+    history = model.fit(digits.train_images, digits.train_labels).history_
     assert np.isfinite(history["loss"]).all()
     model.save(tmp_path)
-    np.testing.assert_allclose(NetworkModel.load(tmp_path).predict_proba(digits.test_images), model.predict_proba(digits.test_images), atol=1e-6)
+    np.testing.assert_allclose(NetworkClassifier.load(tmp_path).predict_proba(digits.test_images), model.predict_proba(digits.test_images), atol=1e-6)
 
 
 # --------------------------------------------------------------------------- persistence
@@ -264,8 +266,8 @@ def test_save_load_round_trip_gives_identical_predictions(fixture, request, digi
     model, _ = request.getfixturevalue(fixture)
     model.save(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras", "network.json"]
-    loaded = NetworkModel.load(tmp_path)
-    assert loaded.config == model.config and loaded.image_shape == model.image_shape
+    loaded = NetworkClassifier.load(tmp_path)
+    assert loaded.config == model.config and loaded.image_shape_ == model.image_shape_
     np.testing.assert_array_equal(loaded.classes_, model.classes_)
     np.testing.assert_array_equal(loaded.predict_proba(digits.test_images), model.predict_proba(digits.test_images))
     assert loaded.n_params == model.n_params and loaded.summary_table() == model.summary_table()
@@ -287,16 +289,16 @@ def test_load_refuses_a_lambda_layer_in_safe_mode(fitted_mlp, tmp_path):
     (tmp_path / "model.keras").unlink()
     evil.save(tmp_path / "model.keras")
     with pytest.raises(ValueError, match="(?i)lambda"):
-        NetworkModel.load(tmp_path)
+        NetworkClassifier.load(tmp_path)
 
 
 def test_load_refuses_directories_without_a_saved_network(tmp_path):
-    with pytest.raises(ValueError, match="holds no saved NetworkModel"):
-        NetworkModel.load(tmp_path)
+    with pytest.raises(ValueError, match="holds no saved network"):
+        NetworkClassifier.load(tmp_path)
     (tmp_path / "model.keras").write_bytes(b"not a zip")
     (tmp_path / "network.json").write_text(json.dumps({"kind": "something else"}))
-    with pytest.raises(ValueError, match="not a lussi NetworkModel"):
-        NetworkModel.load(tmp_path)
+    with pytest.raises(ValueError, match="not a lussi network"):
+        NetworkClassifier.load(tmp_path)
 
 
 # --------------------------------------------------------------------------- reproducibility
@@ -311,9 +313,8 @@ def test_same_seed_gives_the_same_weights(architecture):
     config = dataclasses.replace(base, epochs=1, warmup_epochs=0.0, batch_size=32, seed=7)
 
     def weights(config):
-        model = NetworkModel(config)
-        model.fit(images, labels, progress=False)
-        return [np.asarray(w) for w in model.keras_model.get_weights()]
+        model = NetworkClassifier.from_config(config).fit(images, labels)
+        return [np.asarray(w) for w in model.keras_model_.get_weights()]
 
     first, second = weights(config), weights(config)
     for a, b in zip(first, second):
@@ -331,3 +332,55 @@ def test_describe_names_layers_training_and_augmentation():
     plain = NetworkConfig(architecture="cnn", filters=(8,), hidden_units=(), dropout=0.0, batch_norm=True,
                           lr_schedule="cosine")
     assert plain.describe() == "CNN, conv 3×3 + max-pool 8 with batch norm; Adam 0.001, cosine; 10 epochs × batch 128"
+
+
+# --------------------------------------------------------------------------- the scikit-learn estimator
+
+
+def test_parameters_are_the_config_fields_with_its_defaults():
+    from sklearn.base import clone
+
+    fields = [field.name for field in dataclasses.fields(NetworkConfig)]
+    assert list(NetworkClassifier().get_params()) == sorted([*fields, "image_shape"])
+    assert NetworkClassifier().config == NetworkConfig() == seed_mlp_config()
+    copy = clone(NetworkClassifier.from_config(cnn_config())).set_params(epochs=2)
+    assert copy.config == dataclasses.replace(cnn_config(), epochs=2)
+    assert copy.family == "network" and copy.monitors_validation and copy.training_epochs == 2
+    assert copy.describe() == copy.config.describe()
+
+
+def test_epochs_at_a_size_and_a_fresh_copy_for_it():
+    model = NetworkClassifier.from_config(seed_mlp_config())  # 10 epochs of batch 128
+    assert model.epochs_for(54000) == 10
+    assert model.epochs_for(450, min_steps=400) == 100  # 4 steps per epoch
+    assert model.epochs_for(450, min_steps=400, max_epochs=30) == 30
+    assert model.epochs_for(54000, max_epochs=4) == 4
+    warm = NetworkClassifier.from_config(cnn_config())  # 1-epoch warm-up
+    small = warm.sized_for(54000, max_epochs=1)
+    assert (small.epochs, small.warmup_epochs) == (1, 0.0) and not hasattr(small, "keras_model_")
+    assert warm.sized_for(450, min_steps=400).get_params()["epochs"] == 100 and warm.epochs == 15
+
+
+@pytest.mark.slow  # trains seven small networks on 300 images
+def test_works_in_clone_pipeline_and_cross_validation(digits):
+    from sklearn.base import clone
+    from sklearn.metrics import RocCurveDisplay
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    X, y = digits.train_images[:300].reshape(300, -1), digits.train_labels[:300]
+    tiny = NetworkClassifier(epochs=1, hidden_units=(16,), dropout=0.0, batch_size=32)
+    fitted = clone(tiny).fit(X, y)
+    assert fitted.n_features_in_ == 64 and fitted.image_shape_ == (8, 8) and fitted.classes_.tolist() == list(range(10))
+    assert clone(fitted).get_params() == tiny.get_params() and not hasattr(clone(fitted), "keras_model_")
+    # Floats scaled to [0, 1] (MinMaxScaler's output) are the same pixels as uint8 / 255.
+    pipeline = make_pipeline(MinMaxScaler(), NetworkClassifier(architecture="cnn", filters=(4,), hidden_units=(),
+                                                               epochs=1, batch_size=32, image_shape=(8, 8)))
+    scores = cross_val_score(pipeline, X, y, cv=3)
+    assert scores.shape == (3,) and np.all((0 <= scores) & (scores <= 1))
+    # 20 epochs of 7 steps (one epoch of 200 images is too few steps to learn); set_params on the template.
+    assert cross_val_score(clone(tiny).set_params(epochs=20), X, y, cv=3).mean() > 0.5
+    odd = clone(tiny).fit(X, y % 2)
+    display = RocCurveDisplay.from_estimator(odd, digits.test_images.reshape(-1, 64), digits.test_labels % 2)
+    assert 0.5 < display.roc_auc <= 1.0

@@ -44,8 +44,8 @@ def test_every_model_trained_and_predicted_once(study):
 def test_headline_is_chosen_by_validation_accuracy(study):
     knn, net = study.headline
     assert study.models[knn].family == "knn" and study.models[net].family == "network"
-    knn_val = {n: t.record["validation_accuracy"] for n, t in study.models.items()
-               if t.family == "knn" and t.record.get("validation_accuracy") is not None}
+    knn_val = {n: t.validation_accuracy for n, t in study.models.items()
+               if t.family == "knn" and t.validation_accuracy is not None}
     assert knn == max(knn_val, key=knn_val.get)
 
 
@@ -61,6 +61,19 @@ def test_facts_agree_with_predictions(study):
     for row in facts["speed"]:
         faster = knn if row["a_ms"] <= row["b_ms"] else net
         assert row["winner"] == faster
+
+
+def test_size_table_and_facts_quote_the_same_costs(study):
+    sizes = study.model_sizes().set_index("model")
+    facts = summary_facts(study)
+    for name, trained in study.models.items():
+        costs = study.costs(name)
+        assert costs["disk_bytes"] == trained.size_bytes > 0 and costs["memory_bytes"] == trained.model.nbytes > 0
+        assert costs["test_predict_seconds"] == study.predictions[name].seconds
+        assert sizes.loc[study.label(name), list(costs)].to_dict() == costs
+        for key in ("knn", "net"):
+            if facts[key]["name"] == name:
+                assert {k: facts[key][k] for k in costs} == costs
 
 
 def test_summary_text_quotes_the_facts(study):
@@ -93,14 +106,12 @@ def test_views_produce_html_and_figures(study):
 
 
 def test_ladder_table_lists_each_family_in_order_with_its_recipe(study):
-    from lussi.models.knn import KNNConfig
-
     table = views.ladder_table(study)
     rows = re.findall(r"<tr>(.*?)</tr>", table, flags=re.S)[1:]
     cells = [re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S) for row in rows]
     assert [c[2] for c in cells] == [study.label(n) for n in study.names]  # KNN rungs first, then networks
     assert [c[1] for c in cells] == [study.specs[n].stage for n in study.names]
-    tuned = KNNConfig.from_dict(study.models["knn_tuned"].config)
+    tuned = study.models["knn_tuned"].config
     # The recipe shows the k that validation chose, not the preset's.
     assert f"k={tuned.n_neighbors}," in cells[study.names.index("knn_tuned")][3]
     assert "gradient-direction maps" in cells[study.names.index("knn_tuned")][3]

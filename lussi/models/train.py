@@ -1,8 +1,9 @@
 """Train models through the cache, and predict the test set once per model.
 
-``train_knn`` and ``train_neural_network`` return the fitted model with a
-record of what happened (configuration, times, validation sweep or training
-history, library versions, cache key). Both are keyed by the model's
+``train_knn`` and ``train_neural_network`` (``train_model`` picks one from
+the config) return a :class:`TrainedModel`: the fitted estimator with typed
+fields for what happened (configuration, times, validation sweep or training
+history, library versions, cache entry). Both are keyed by the model's
 configuration, the data's fingerprint, the validation split and the library
 versions, so changing any of them trains anew and a cached model is reused
 only when it is exactly the one asked for.
@@ -25,69 +26,10 @@ import numpy as np
 from ..cache import Cache, CacheEntry, CacheError
 from ..config import Profile, get_profile
 from ..data import Dataset
+from .trained import MODEL_DIR, SweepPoint, TestPredictions, TrainedModel
 
-__all__ = ["TrainedModel", "TestPredictions", "import_keras", "library_versions", "predict_test", "train_knn",
-           "train_neural_network"]
-
-MODEL_DIR = "model"
-
-
-@dataclasses.dataclass
-class TrainedModel:
-    """A fitted model and the record of its training.
-
-    Attributes
-    ----------
-    name : str
-        Short identifier (``"knn"``, ``"mlp"``, ...), used as a column/legend key.
-    family : str
-        ``"knn"`` or ``"network"``.
-    model : KNNModel or NetworkModel
-        The fitted model.
-    record : dict
-        JSON record: ``config``, ``training_seconds``, ``history`` or ``sweep``,
-        ``versions``, sizes of the splits used.
-    entry : CacheEntry
-        Where the model lives on disk, its key, and whether it was a cache hit.
-    """
-
-    name: str
-    family: str
-    model: object
-    record: dict
-    entry: CacheEntry
-
-    @property
-    def config(self) -> dict:
-        return self.record["config"]
-
-    @property
-    def training_seconds(self) -> float:
-        return float(self.record["training_seconds"])
-
-    @property
-    def size_bytes(self) -> int:
-        """Bytes on disk of the saved model."""
-        return sum(p.stat().st_size for p in (self.entry.path / MODEL_DIR).rglob("*") if p.is_file())
-
-
-@dataclasses.dataclass
-class TestPredictions:
-    """A model's predictions on the test split (computed once, cached).
-
-    Attributes
-    ----------
-    labels : ndarray of shape (n,), int64
-    probabilities : ndarray of shape (n, n_classes), float32
-    seconds : float
-        Wall time of predicting the whole test split when it was computed.
-    cached : bool
-    """
-
-    labels: np.ndarray
-    probabilities: np.ndarray
-    seconds: float
-    cached: bool
+__all__ = ["SweepPoint", "TestPredictions", "TrainedModel", "import_keras", "library_versions", "predict_test",
+           "train_knn", "train_model", "train_neural_network"]
 
 
 def library_versions(family: str) -> dict:
@@ -160,6 +102,19 @@ def _material(dataset: Dataset, profile: Profile, family: str, config: dict, **e
     }
 
 
+def train_model(dataset: Dataset, config, *, name: str, select: bool = True, **options) -> TrainedModel:
+    """Train ``config``'s kind of model: :func:`train_knn` for a KNNConfig, :func:`train_neural_network` for a NetworkConfig.
+
+    ``select`` (choose k and the vote on validation) applies to a KNN only;
+    ``options`` are the trainers' ``profile``, ``cache``, ``rebuild`` and ``progress``.
+    """
+    from .knn_config import KNNConfig
+
+    if isinstance(config, KNNConfig):
+        return train_knn(dataset, config, name=name, select=select, **options)
+    return train_neural_network(dataset, config, name=name, **options)
+
+
 def train_knn(
     dataset: Dataset,
     config=None,
@@ -182,7 +137,8 @@ def train_knn(
         Identifier of the model in results.
     select : bool
         Sweep ``profile.knn_ks`` × {uniform, distance} on the validation split
-        and keep the best (ties: smaller k); False keeps ``config`` as given
+        and keep the best (:func:`~lussi.models.knn_select.select_knn`: ties go to the
+        smaller k, then to uniform votes); False keeps ``config`` as given
         (the seed study's fixed k=3).
     profile : str or Profile
     cache : Cache, optional
@@ -197,7 +153,7 @@ def train_knn(
         The final model is fitted on the whole training split (fit +
         validation) with the chosen settings.
     """
-    from .knn import KNNConfig, KNNModel, baseline_knn_config, sweep_knn
+    from .knn import KNNClassifier, KNNConfig, baseline_knn_config
 
     profile = get_profile(profile)
     cache = cache or Cache()
@@ -208,29 +164,32 @@ def train_knn(
     material = _material(dataset, profile, "knn", config.to_dict(), select={"ks": ks} if select else None)
 
     def build(directory: Path) -> dict:
-        record = {"base_config": config.to_dict(), "sweep": None, "sweep_seconds": 0.0, "validation_accuracy": None}
-        chosen = config
-        if select:
-            fit, val = _splits(dataset, profile)
-            start = time.perf_counter()
-            sweep = sweep_knn(config, fit.images, fit.labels, val.images, val.labels, ks=ks, progress=progress)
-            record["sweep_seconds"] = time.perf_counter() - start
-            best = sweep.sort_values(["accuracy", "k"], ascending=[False, True]).iloc[0]
-            chosen = dataclasses.replace(config, n_neighbors=int(best["k"]), weights=str(best["weights"]))
-            record["sweep"] = sweep.to_dict(orient="records")
-            record["validation_accuracy"] = float(best["accuracy"])
-            record["n_fit"], record["n_validation"] = len(fit), len(val)
+        chosen, chosen_by = _select_on_validation(dataset, profile, config, ks, progress) if select else (config, {})
         start = time.perf_counter()
-        model = KNNModel(chosen).fit(dataset.train_images, dataset.train_labels, progress=progress)
-        record["training_seconds"] = time.perf_counter() - start
+        model = KNNClassifier.from_config(chosen).fit(dataset.train_images, dataset.train_labels, progress=progress)
+        seconds = time.perf_counter() - start
         (directory / MODEL_DIR).mkdir()
         model.save(directory / MODEL_DIR)
-        record.update(config=chosen.to_dict(), n_train=int(len(dataset.train_labels)), versions=material["versions"])
-        return record
+        return TrainedModel(name, model, chosen, seconds, base_config=config, n_train=int(len(dataset.train_labels)),
+                            versions=material["versions"], **chosen_by).to_record()
 
     entry = cache.get_or_build(f"knn-{name}", material, build, rebuild=rebuild, schema=MODEL_RECORD)
-    model = _load_safely(KNNModel.load, entry)
-    return TrainedModel(name, "knn", model, entry.record, entry)
+    return TrainedModel.from_record(entry.record, name=name, model=_load_safely(KNNClassifier.load, entry), entry=entry)
+
+
+def _select_on_validation(dataset: Dataset, profile: Profile, config, ks: tuple[int, ...], progress: bool):
+    """``(config with the chosen k and vote, TrainedModel fields saying how)``: :func:`~lussi.models.knn_select.select_knn` on the validation split."""
+    from .knn_select import select_knn
+
+    fit, val = _splits(dataset, profile)
+    start = time.perf_counter()
+    chosen, table = select_knn(config, fit.images, fit.labels, val.images, val.labels, ks=ks, progress=progress)
+    return chosen, {
+        "tuning_seconds": time.perf_counter() - start,
+        "sweep": tuple(SweepPoint(int(r.k), str(r.weights), float(r.accuracy)) for r in table.itertuples()),
+        "validation_accuracy": float(table["accuracy"].max()),
+        "n_fit": len(fit), "n_validation": len(val),
+    }
 
 
 def train_neural_network(
@@ -261,7 +220,7 @@ def train_neural_network(
     -------
     TrainedModel
     """
-    from .network import NetworkConfig, NetworkModel, seed_mlp_config
+    from .network import NetworkClassifier, NetworkConfig, seed_mlp_config
 
     profile = get_profile(profile)
     cache = cache or Cache()
@@ -273,26 +232,22 @@ def train_neural_network(
 
     def build(directory: Path) -> dict:
         fit, val = _splits(dataset, profile)
-        model = NetworkModel(config)
+        model = NetworkClassifier.from_config(config)
         start = time.perf_counter()
-        history = model.fit(fit.images, fit.labels, validation=(val.images, val.labels), progress=progress)
+        model.fit(fit.images, fit.labels, validation=(val.images, val.labels), progress=progress)
         seconds = time.perf_counter() - start
         (directory / MODEL_DIR).mkdir()
         model.save(directory / MODEL_DIR)
-        return {
-            "config": config.to_dict(),
-            "training_seconds": seconds,
-            "history": {key: [float(v) for v in values] for key, values in history.items()},
-            "validation_accuracy": float(history["val_accuracy"][-1]) if history.get("val_accuracy") else None,
-            "n_fit": len(fit),
-            "n_validation": len(val),
-            "n_params": int(model.n_params),
-            "versions": material["versions"],
-        }
+        history = {key: [float(v) for v in values] for key, values in model.history_.items()}
+        return TrainedModel(
+            name, model, config, seconds, history=history, n_fit=len(fit), n_validation=len(val),
+            validation_accuracy=float(history["val_accuracy"][-1]) if history.get("val_accuracy") else None,
+            n_params=int(model.n_params), versions=material["versions"],
+        ).to_record()
 
     entry = cache.get_or_build(f"net-{name}", material, build, rebuild=rebuild, schema=MODEL_RECORD)
-    model = _load_safely(NetworkModel.load, entry)
-    return TrainedModel(name, "network", model, entry.record, entry)
+    model = _load_safely(NetworkClassifier.load, entry)
+    return TrainedModel.from_record(entry.record, name=name, model=model, entry=entry)
 
 
 def predict_test(trained: TrainedModel, dataset: Dataset, *, cache: Cache | None = None, rebuild: bool = False) -> TestPredictions:
@@ -317,7 +272,7 @@ def predict_test(trained: TrainedModel, dataset: Dataset, *, cache: Cache | None
         start = time.perf_counter()
         probabilities = np.asarray(trained.model.predict_proba(dataset.test_images), dtype=np.float32)
         # argmax takes the first maximum, i.e. the smallest label on a tied vote, as scikit-learn does.
-        labels = probabilities.argmax(axis=1).astype(np.int64)
+        labels = trained.model.classes_[probabilities.argmax(axis=1)].astype(np.int64)
         seconds = time.perf_counter() - start
         np.savez(directory / "predictions.npz", labels=labels, probabilities=probabilities)
         return {

@@ -30,13 +30,9 @@ def _model_facts(study, name: str) -> dict:
         "high": interval.high,
         "errors": interval.errors,
         "n_test": interval.n,
-        "validation_accuracy": trained.record.get("validation_accuracy"),
-        "training_seconds": trained.training_seconds,
-        "tuning_seconds": float(trained.record.get("sweep_seconds") or 0.0),
-        "memory_bytes": int(trained.model.nbytes),
-        "disk_bytes": int(trained.size_bytes),
-        "test_predict_seconds": study.predictions[name].seconds,
-        "config": trained.config,
+        "validation_accuracy": trained.validation_accuracy,
+        **study.costs(name),
+        "config": trained.config.to_dict(),
         "cache_key": trained.entry.key,
     }
 

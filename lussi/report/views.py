@@ -144,9 +144,8 @@ def class_balance(study):
 def _sweeps(study) -> pd.DataFrame:
     frames = []
     for name, trained in study.models.items():
-        sweep = trained.record.get("sweep")
-        if sweep:
-            frame = pd.DataFrame(sweep)
+        if trained.sweep:
+            frame = pd.DataFrame(trained.sweep)
             frame["model"] = study.label(name)
             frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["k", "accuracy", "weights", "model"])
@@ -154,26 +153,22 @@ def _sweeps(study) -> pd.DataFrame:
 
 def _recipe(study, name: str) -> str:
     """The trained model's configuration (k as chosen on validation) in words."""
-    from lussi.models.knn import KNNConfig
-    from lussi.models.network import NetworkConfig
-
-    trained = study.models[name]
-    config_type = KNNConfig if trained.family == "knn" else NetworkConfig
-    return config_type.from_dict(trained.config).describe()
+    return study.models[name].config.describe()
 
 
 @_html_block
 def ladder_table(study) -> HtmlBlock:
     """Each family's ladder, seed configuration -> corrected method -> tuned: recipe, accuracy, training time."""
     rows = []
-    # Stable sort: KNN rungs first, each family in the study's ladder order.
-    for name, trained in sorted(study.models.items(), key=lambda item: item[1].family != "knn"):
+    # Stable sort: families in the order the ladder meets them (KNN rungs first), each in the study's ladder order.
+    families = list(dict.fromkeys(trained.family for trained in study.models.values()))
+    for name, trained in sorted(study.models.items(), key=lambda item: families.index(item[1].family)):
         rows.append({
-            "family": "KNN" if trained.family == "knn" else "neural network",
+            "family": trained.model.family_label,
             "stage": study.specs[name].stage,
             "model": study.label(name),
             "recipe": _recipe(study, name),
-            "validation": trained.record.get("validation_accuracy"),
+            "validation": trained.validation_accuracy,
             "test": study.accuracy(name).accuracy,
             "training": seconds(trained.training_seconds),
         })
@@ -183,7 +178,7 @@ def ladder_table(study) -> HtmlBlock:
 def k_sweep_figure(study, name: str | None = None):
     """Validation accuracy against k (both vote weightings) for one KNN model (default: raw-pixel KNN)."""
     name = name or ("knn" if "knn" in study.models else study.best("knn"))
-    sweep = pd.DataFrame(study.models[name].record["sweep"])
+    sweep = pd.DataFrame(study.models[name].sweep)
     fig = visualize.plot_k_sweep(sweep)
     fig.axes[0].set_title(f"{study.label(name)}: validation accuracy by k")
     return fig
@@ -194,16 +189,15 @@ def k_sweep_table(study) -> HtmlBlock:
     """Best validation setting of each swept KNN model."""
     rows = []
     for name, trained in study.models.items():
-        if trained.record.get("sweep"):
-            config = trained.config
+        if trained.sweep:
             rows.append(
                 {
                     "model": study.label(name),
-                    "chosen k": config["n_neighbors"],
-                    "votes": config["weights"],
-                    "validation accuracy": trained.record["validation_accuracy"],
-                    "settings tried": len(trained.record["sweep"]),
-                    "tuning time": seconds(trained.record.get("sweep_seconds", 0.0)),
+                    "chosen k": trained.config.n_neighbors,
+                    "votes": trained.config.weights,
+                    "validation accuracy": trained.validation_accuracy,
+                    "settings tried": len(trained.sweep),
+                    "tuning time": seconds(trained.tuning_seconds),
                 }
             )
     return visualize.styled_table(pd.DataFrame(rows), percent_columns=["validation accuracy"], precision=4)
@@ -221,7 +215,7 @@ def architecture_table(study, name: str) -> HtmlBlock:
 def training_curves(study):
     """Loss and accuracy per epoch of every network (training solid, validation dashed)."""
     histories = {
-        study.label(n): t.record["history"] for n, t in study.models.items() if t.family == "network"
+        study.label(n): t.history for n, t in study.models.items() if t.history
     }
     return visualize.plot_training_history(histories, colors=colors(study))
 
@@ -234,7 +228,7 @@ def accuracy_table(study) -> HtmlBlock:
     """Every model's test accuracy with its 95% interval, validation accuracy and errors."""
     table = study.accuracy_table()
     table.insert(1, "stage", [study.specs[n].stage for n in study.models])
-    table["validation"] = [study.models[n].record.get("validation_accuracy") for n in study.models]
+    table["validation"] = [study.models[n].validation_accuracy for n in study.models]
     table = table.rename(columns={"low": "95% low", "high": "95% high"}).drop(columns=["n"])
     return visualize.styled_table(
         table, percent_columns=["accuracy", "95% low", "95% high", "validation"], precision=4,

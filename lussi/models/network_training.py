@@ -1,0 +1,261 @@
+"""Training a Keras network on images: inputs, augmentation, loss, learning-rate schedule, epoch loop.
+
+:func:`fit_keras` is what :meth:`lussi.models.network.NetworkClassifier.fit`
+runs once the data are checked. Pixels are scaled to float32 in [0, 1]
+outside the network (:func:`network_inputs`; the layer stack is exactly the
+documented one); the CNN sees ``(n, h, w, 1)`` (channels last), the MLP
+flattened rows ``(n, h*w)``.
+
+Data augmentation (random rotation, zoom and shift, :func:`augment_images`) is
+done in NumPy once per epoch rather than with Keras' random image layers: it
+works on every backend and measured ~25 s/epoch cheaper than
+``RandomTranslation`` + ``RandomRotation`` layers on TensorFlow CPU.
+
+Reproducibility: training seeds Keras, NumPy and the backend with
+``keras.utils.set_random_seed(seed)``; on TensorFlow CPU that alone gave
+bit-identical weights across processes (tests/test_network.py checks it), so
+``tf.config.experimental.enable_op_determinism()`` is *not* switched on: it is
+process-wide (it would change every other model in the process) and bought no
+reproducibility here; its speed cost on the MLP was within timing noise.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import math
+import sys
+import time
+
+import numpy as np
+
+from .. import interrupts
+from .network_builders import build_network
+from .network_config import NetworkConfig
+
+__all__ = ["augment_images", "fit_keras", "network_inputs"]
+
+# Images per augmentation chunk (float32 temporaries of ~4096*784*4 bytes each).
+AUGMENT_CHUNK = 4096
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_seconds")
+
+
+def network_inputs(images: np.ndarray, architecture: str) -> np.ndarray:
+    """Images in pixel units (uint8 or float32 0-255) -> float32 in [0, 1], (n, h, w, 1) for a CNN or (n, h*w)."""
+    x = images.astype(np.float32) / np.float32(255.0)
+    return _layout(x, architecture)
+
+
+def _layout(x: np.ndarray, architecture: str) -> np.ndarray:
+    if architecture == "cnn":
+        return x[..., np.newaxis]
+    return x.reshape(len(x), -1)
+
+
+def augment_images(images, *, shift: float = 0.0, rotation: float = 0.0, zoom: float = 0.0, seed=None) -> np.ndarray:
+    """Randomly rotate, zoom and shift each image (bilinear, zeros outside).
+
+    Hand-written with NumPy because Keras' random image layers cost more than
+    the CNN itself on TensorFlow CPU and scipy.ndimage works one image at a time.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, h, w)
+        uint8 0-255 or float.
+    shift : float
+        Maximum translation as a fraction of height/width.
+    rotation : float
+        Maximum rotation in degrees (either way).
+    zoom : float
+        Scale drawn uniformly from ``[1 - zoom, 1 + zoom]``.
+    seed : int or numpy.random.Generator, optional
+
+    Returns
+    -------
+    ndarray of shape (n, h, w), float32
+        In the input's units (clipped to 0-255 for uint8 input).
+    """
+    images = np.asarray(images)
+    if images.ndim != 3:
+        raise ValueError(f"images must have shape (n, h, w), got {images.shape}")
+    rng = np.random.default_rng(seed)
+    n, height, width = images.shape
+    out = np.empty(images.shape, dtype=np.float32)
+    # Pad by 2 zero pixels so clipped sample coordinates fall on zeros.
+    padded = np.pad(images.astype(np.float32, copy=False), ((0, 0), (2, 2), (2, 2)))
+    ph, pw = height + 4, width + 4
+    cy, cx = (height - 1) / 2.0, (width - 1) / 2.0
+    grid_y, grid_x = np.mgrid[0:height, 0:width].astype(np.float32)
+    grid_y, grid_x = (grid_y - cy).ravel(), (grid_x - cx).ravel()
+    for start in range(0, n, AUGMENT_CHUNK):
+        stop = min(n, start + AUGMENT_CHUNK)
+        m = stop - start
+        angle = np.deg2rad(rng.uniform(-rotation, rotation, m)).astype(np.float32)[:, None]
+        scale = rng.uniform(1.0 - zoom, 1.0 + zoom, m).astype(np.float32)[:, None]
+        ty = (rng.uniform(-shift, shift, m) * height).astype(np.float32)[:, None]
+        tx = (rng.uniform(-shift, shift, m) * width).astype(np.float32)[:, None]
+        cos, sin = np.cos(angle), np.sin(angle)
+        # Inverse map: output pixel -> source coordinate (rotate back, unscale, unshift).
+        dy, dx = grid_y[None] - ty, grid_x[None] - tx
+        src_y = np.clip((cos * dy + sin * dx) / scale + cy, -1.0, height) + 2.0
+        src_x = np.clip((-sin * dy + cos * dx) / scale + cx, -1.0, width) + 2.0
+        y0, x0 = np.floor(src_y), np.floor(src_x)
+        fy, fx = src_y - y0, src_x - x0
+        y0, x0 = y0.astype(np.intp), x0.astype(np.intp)
+        base = (np.arange(m, dtype=np.intp) * (ph * pw))[:, None]
+        flat = padded[start:stop].reshape(-1)
+        top = base + y0 * pw + x0
+        value = (
+            flat[top] * (1 - fy) * (1 - fx) + flat[top + 1] * (1 - fy) * fx
+            + flat[top + pw] * fy * (1 - fx) + flat[top + pw + 1] * fy * fx
+        )
+        out[start:stop] = value.reshape(m, height, width)
+    if images.dtype == np.uint8:
+        np.clip(out, 0.0, 255.0, out=out)  # bilinear weights can overshoot by float rounding
+    return out
+
+
+def _sparse_ce_with_smoothing(n_classes: int, smoothing: float):
+    """Sparse cross-entropy with label smoothing (Keras' sparse loss has no such option)."""
+    from keras import ops
+
+    def loss(y_true, y_pred):
+        y_pred = ops.clip(y_pred, 1e-7, 1.0)
+        log_p = ops.log(y_pred)
+        y_true = ops.cast(ops.reshape(y_true, (-1,)), "int32")
+        nll = -ops.sum(ops.one_hot(y_true, n_classes) * log_p, axis=-1)
+        uniform = -ops.mean(log_p, axis=-1)
+        return (1.0 - smoothing) * nll + smoothing * uniform
+
+    loss.__name__ = "sparse_ce_label_smoothing"
+    return loss
+
+
+def _learning_rate(config: NetworkConfig, steps_per_epoch: int):
+    import keras
+
+    if config.lr_schedule == "constant":
+        return config.learning_rate
+    total = config.epochs * steps_per_epoch
+    warmup = min(round(config.warmup_epochs * steps_per_epoch), total // 2)
+    if warmup:
+        return keras.optimizers.schedules.CosineDecay(
+            0.0, decay_steps=max(1, total - warmup), warmup_target=config.learning_rate, warmup_steps=warmup
+        )
+    return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=total)
+
+
+def _current_lr(optimizer) -> float:
+    # float() rather than ops.convert_to_numpy: the latter warns under NumPy 2 with TF variables.
+    return float(optimizer.learning_rate)
+
+
+def _epoch_logger(history: dict, config: NetworkConfig, optimizer, progress: bool):
+    """A Keras callback appending each epoch's figures to ``history`` (and printing them)."""
+    import keras
+
+    class EpochLogger(keras.callbacks.Callback):
+        start = None
+
+        def on_train_batch_begin(self, batch, logs=None):
+            # Not on_train_batch_end: overriding that one turns off Keras' asynchronous dispatch.
+            interrupts.check()  # stops within a batch when Ctrl-C was swallowed by a finaliser
+
+        def on_epoch_begin(self, epoch, logs=None):
+            if self.start is None:
+                self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            seconds = time.perf_counter() - self.start
+            self.start = None
+            for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+                history[key].append(float(logs.get(key, float("nan"))))
+            history["lr"].append(_current_lr(optimizer))
+            history["epoch_seconds"].append(seconds)
+            if progress:
+                print(
+                    f"[{config.architecture}] epoch {epoch + 1}/{config.epochs}: "
+                    f"loss {history['loss'][-1]:.4f}, accuracy {history['accuracy'][-1]:.4f}, "
+                    f"val_loss {history['val_loss'][-1]:.4f}, val_accuracy {history['val_accuracy'][-1]:.4f}, "
+                    f"lr {history['lr'][-1]:.2e}, {seconds:.1f} s",
+                    file=sys.stderr, flush=True,
+                )
+
+    return EpochLogger()
+
+
+def _compiled(config: NetworkConfig, image_shape, n_classes: int, n_images: int):
+    """(model, optimizer): the network built from a seeded state and compiled for ``n_images`` per epoch."""
+    import keras
+
+    keras.utils.set_random_seed(config.seed)
+    model = build_network(config, image_shape, n_classes)
+    steps_per_epoch = math.ceil(n_images / config.batch_size)
+    optimizer = keras.optimizers.Adam(learning_rate=_learning_rate(config, steps_per_epoch))
+    loss = (
+        _sparse_ce_with_smoothing(n_classes, config.label_smoothing)
+        if config.label_smoothing
+        else "sparse_categorical_crossentropy"
+    )
+    # XLA measured several times slower here on CPU, for convolutions (70 vs 12 s/epoch,
+    # small CNN) and for the MLP (58 vs 12 s for 3 epochs); it is off.
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], jit_compile=False)
+    return model, optimizer
+
+
+def fit_keras(config: NetworkConfig, images: np.ndarray, codes: np.ndarray, n_classes: int, *,
+              validation=None, progress: bool = False):
+    """Train a fresh network on checked images (pixel units) and class codes ``0 .. n_classes - 1``.
+
+    Parameters
+    ----------
+    config : NetworkConfig
+    images : ndarray of shape (n, h, w), uint8 or float32 0-255
+    codes : ndarray of shape (n,), int
+    n_classes : int
+        Output units.
+    validation : (images, codes), optional
+        Monitored after every epoch (never used to train).
+    progress : bool
+        Print one line per epoch on stderr.
+
+    Returns
+    -------
+    model : keras.Model
+    history : dict of str -> list of float
+        Per epoch: ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``
+        (NaN without validation), ``lr`` (at the end of the epoch) and
+        ``epoch_seconds`` (training + validation).
+    """
+    val_data = None
+    if validation is not None:
+        val_data = (network_inputs(validation[0], config.architecture), validation[1])
+    model, optimizer = _compiled(config, images.shape[1:], n_classes, len(images))
+    rng = np.random.default_rng(config.seed)
+
+    def augmented():
+        warped = augment_images(
+            images, shift=config.augment_shift, rotation=config.augment_rotation, zoom=config.augment_zoom, seed=rng
+        )
+        warped *= np.float32(1.0 / 255.0)  # in place: the warped images are 0-255 floats
+        return _layout(warped, config.architecture)
+
+    history = {key: [] for key in HISTORY_KEYS}
+    logger = _epoch_logger(history, config, optimizer, progress)
+    fit_args = {"batch_size": config.batch_size, "validation_data": val_data, "shuffle": True, "verbose": 0,
+                "callbacks": [logger]}
+    if not config.augment:
+        model.fit(network_inputs(images, config.architecture), codes, epochs=config.epochs, **fit_args)
+        return model, history
+    # One fit() call per epoch on freshly warped images; the optimizer's step
+    # counter (and so the LR schedule) carries on. The next epoch's images are
+    # warped in a background thread while Keras trains (NumPy releases the
+    # GIL); a single worker keeps the RNG draws in order.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor:
+        pending = executor.submit(augmented)
+        for epoch in range(config.epochs):
+            logger.start = time.perf_counter()  # waiting for the images counts
+            x = pending.result()
+            pending = executor.submit(augmented) if epoch + 1 < config.epochs else None
+            model.fit(x, codes, epochs=epoch + 1, initial_epoch=epoch, **fit_args)
+    return model, history
