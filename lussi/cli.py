@@ -182,7 +182,7 @@ def _cmd_info(args) -> int:
 
 def _cmd_render(args) -> int:
     from .cli_checks import DATASET_NAMES, check_output_dir, check_report_files, export_for_kernel
-    from .report.render import render_report
+    from .render import render_report
 
     params = {}
     for item in args.param:
@@ -303,7 +303,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
 
     errors: list[type[BaseException]] = [UsageError, DataError, CacheError, ValueError, OSError]
     try:
-        from .report.render import RenderError
+        from .render import RenderError
 
         errors.append(RenderError)
     except ImportError:

@@ -79,7 +79,7 @@ def _text(markup: str) -> str:
 
 @pytest.mark.slow
 def test_report_renders_on_a_three_class_idx_dataset(tmp_path):
-    from lussi.report.render import external_resources, render_report
+    from lussi.render import external_resources, render_report
 
     data = tmp_path / "shapes"
     # classes.txt is listed in SHA256SUMS: beside a checksum list, every file read must be.

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from lussi.cache import Cache
-from lussi.report.browser import find_chromium, inspect_page
+from lussi.render import execute_report, external_resources, find_chromium, inspect_page, render_report
 from lussi.report.facts import summary_facts
-from lussi.report.render import execute_report, external_resources, render_report
 from lussi.report.text import ms, pct, seconds
 from lussi.study import run_study
 

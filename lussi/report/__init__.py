@@ -1,9 +1,9 @@
-"""The report: facts and prose from results, views for report.qmd's cells, and the renderer.
+"""The report: facts and prose from results, and views for report.qmd's cells.
 
 ``report.qmd`` calls :func:`load_study` once, then one function of
-:mod:`lussi.report.views` per cell. :mod:`lussi.report.render` turns the .qmd
-into HTML and revealjs slides, with Quarto when it is installed and with the
-built-in engine (Jupyter kernel + pandoc) otherwise.
+:mod:`lussi.report.views` per cell. Turning the .qmd into HTML and revealjs
+slides is the renderer's work (:mod:`lussi.render`, which ``lussi render``
+calls); nothing here imports it.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import re
 import select
@@ -31,7 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["QuartoFailure", "cell_failure", "declared_formats", "filter_noise", "render_with_quarto"]
+from .errors import RenderError, strip_ansi
+
+__all__ = ["cell_failure", "declared_formats", "filter_noise", "render_with_quarto"]
 
 # Lines (or, for the kernel's notice, the part of a line) that Quarto passes through from the kernel.
 _NOISE = [
@@ -44,7 +47,6 @@ _NOISE = [
     re.compile(r"^.*TqdmWarning: IProgress not found.*$"),
     re.compile(r"^\s*from \.autonotebook import tqdm as notebook_tqdm$"),
 ]
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
 _CELL_FAILURE = re.compile(
     r"An error occurred while executing the following cell:\n-{6,}\n(?P<source>.*?)\n-{6,}\n(?P<traceback>.*)",
     re.S,
@@ -52,17 +54,9 @@ _CELL_FAILURE = re.compile(
 _QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
-class QuartoFailure(RuntimeError):
-    """``quarto render`` failed; the message is the one line to show, ``detail`` the output's tail."""
-
-    def __init__(self, message: str, detail: str = ""):
-        super().__init__(message)
-        self.detail = detail
-
-
 def filter_noise(line: str) -> str | None:
     """``line`` without the noise Quarto relays from the kernel; None when nothing of it is left."""
-    plain = _ANSI.sub("", line)
+    plain = strip_ansi(line)
     kept = plain
     for pattern in _NOISE:
         kept = pattern.sub("", kept)
@@ -89,7 +83,7 @@ def cell_failure(output: str, document, qmd: Path) -> str | None:
     traceback, whose last line is ``ExceptionType: message``; the source is
     matched against the ``.qmd``'s cells to name the cell and its lines.
     """
-    match = _CELL_FAILURE.search(_ANSI.sub("", output))
+    match = _CELL_FAILURE.search(strip_ansi(output))
     if match is None:
         return None
     source = match["source"].strip()
@@ -187,51 +181,60 @@ def _run(cmd: list[str], cwd: Path, env: dict, show: bool, timeout: float | None
         process.stdout.close()
 
 
-def _invocations(qmd: Path, formats, declared, params, output_dir: Path, quarto_value) -> list[list[str]]:
+def _quarto_value(value) -> str:
+    # Quarto parses -P values as YAML; JSON is valid YAML and keeps types.
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _invocations(qmd: Path, formats, declared, params, output_dir: Path) -> list[list[str]]:
     # No --quiet when progress is off: Quarto would then print nothing at all, not even a failing cell.
     base = ["render", str(qmd), "--output-dir", str(output_dir)]
     for key, value in params.items():
-        base += ["-P", f"{key}:{quarto_value(value)}"]
+        base += ["-P", f"{key}:{_quarto_value(value)}"]
     if set(formats) == declared:
         return [base]  # one execution: the second format reads the first's notebook from the Jupyter cache
     return [base + ["--to", fmt] for fmt in formats]
 
 
-def render_with_quarto(quarto, qmd: Path, document, project, formats, params, paths, *, progress, timeout,
-                       quarto_value) -> None:
+def _render_once(cmd: list[str], qmd: Path, document, env: dict, progress: bool, timeout) -> None:
+    """Run one ``quarto render``; a failure is one line naming the cell, or Quarto's last error."""
+    try:
+        status, output = _run(cmd, qmd.parent, env, progress, timeout)
+    except subprocess.TimeoutExpired:
+        raise RenderError(f"quarto render took longer than {timeout:.0f} s and was stopped") from None
+    if status != 0:
+        message = cell_failure(output, document, qmd)
+        tail = strip_ansi(output).strip()[-2000:]
+        if message is None:
+            errors = [line for line in tail.splitlines() if line.startswith("ERROR")]
+            message = f"quarto render failed with exit code {status}" + (f": {errors[-1]}" if errors else "")
+        raise RenderError(message, traceback=tail or None)
+
+
+def render_with_quarto(quarto, qmd: Path, document, project, formats, params, paths, *, progress, timeout) -> None:
     """Render ``formats`` of ``qmd`` with the Quarto CLI at ``quarto`` into ``paths`` (all or nothing).
 
     Raises
     ------
-    QuartoFailure
+    RenderError
         Quarto failed: a cell raised (one line naming the cell), or anything else
-        (the message gives the exit code, ``detail`` the end of Quarto's output).
+        (the message gives the exit code, ``traceback`` the end of Quarto's output).
     """
     env = {**os.environ, **_QUIET_ENV}
-    # The kernel must run in this Python, the one that has lussi; Quarto would otherwise pick its own.
+    # The kernel must run in this Python, the one that has the document's imports; Quarto would otherwise pick its own.
     env["QUARTO_PYTHON"] = sys.executable
     declared = declared_formats(project, document.front_matter) or set(formats)
+    per_call = None if timeout is None else timeout * len(formats)
     done = False
     with _project_lock(qmd.parent):
         stage = Path(tempfile.mkdtemp(prefix=".lussi-render-", dir=paths[formats[0]].parent))
         try:
-            for args in _invocations(qmd, formats, declared, params, stage, quarto_value):
-                per_call = None if timeout is None else timeout * len(formats)
-                try:
-                    status, output = _run([quarto, *args], qmd.parent, env, progress, per_call)
-                except subprocess.TimeoutExpired:
-                    raise QuartoFailure(f"quarto render took longer than {per_call:.0f} s and was stopped") from None
-                if status != 0:
-                    message = cell_failure(output, document, qmd)
-                    tail = _ANSI.sub("", output).strip()[-2000:]
-                    if message is None:
-                        errors = [line for line in tail.splitlines() if line.startswith("ERROR")]
-                        message = f"quarto render failed with exit code {status}" + (f": {errors[-1]}" if errors else "")
-                    raise QuartoFailure(message, tail)
+            for args in _invocations(qmd, formats, declared, params, stage):
+                _render_once([quarto, *args], qmd, document, env, progress, per_call)
             produced = {fmt: stage / paths[fmt].name for fmt in formats}
             missing = [str(path) for path in produced.values() if not path.is_file()]
             if missing:
-                raise QuartoFailure(f"quarto render succeeded but did not write {', '.join(missing)}")
+                raise RenderError(f"quarto render succeeded but did not write {', '.join(missing)}")
             for fmt, path in produced.items():
                 shutil.move(path, paths[fmt])  # a rename when both lie on one file system
             done = True

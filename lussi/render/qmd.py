@@ -142,17 +142,7 @@ def parse_qmd(text: str, *, source_name: str = "document") -> QmdDocument:
         executable cell in a language other than Python.
     """
     lines = text.splitlines()
-    front_matter: dict = {}
-    start = 0
-    if lines and lines[0].strip() == "---":
-        for end in range(1, len(lines)):
-            if lines[end].strip() in ("---", "..."):
-                front_matter = _load_yaml("\n".join(lines[1:end]), f"{source_name} front matter")
-                start = end + 1
-                break
-        else:
-            raise QmdSyntaxError(f"{source_name}: front matter starting on line 1 is never closed with '---'")
-
+    front_matter, start = _front_matter(lines, source_name)
     chunks: list = []
     markdown: list[str] = []
     markdown_start = start + 1
@@ -164,33 +154,49 @@ def parse_qmd(text: str, *, source_name: str = "document") -> QmdDocument:
             markdown.append(lines[i])
             i += 1
             continue
-        fence, lang = match["fence"], match["lang"]
-        close = re.compile(rf"^`{{{len(fence)},}}\s*$")
-        for j in range(i + 1, len(lines)):
-            if close.match(lines[j]):
-                break
-        else:
-            raise QmdSyntaxError(f"{source_name}: code cell opened on line {i + 1} is never closed with {fence}")
-        if lang != "python":
-            raise QmdSyntaxError(
-                f"{source_name}: line {i + 1}: only {{python}} cells can be executed, got {{{lang}}}; "
-                f"use a plain ```{lang} block for code that should only be shown"
-            )
+        number += 1
+        cell = _code_cell(lines, i, match, number, source_name)
         if markdown:
             chunks.append(MarkdownChunk("\n".join(markdown), markdown_start))
-        number += 1
-        body = lines[i + 1 : j]
-        option_lines = []
-        while body and _OPTION_LINE.match(body[0]):
-            option_lines.append(_OPTION_LINE.match(body.pop(0))["text"])
-        options = _load_yaml("\n".join(option_lines), f"{source_name} options of the cell on line {i + 1}")
-        chunks.append(CodeCell("\n".join(body).strip("\n"), options, i + 1, j + 1, number))
+        chunks.append(cell)
         markdown = []
-        markdown_start = j + 2
-        i = j + 1
+        markdown_start = cell.last_line + 1
+        i = cell.last_line  # the line after the closing fence (0-based)
     if markdown:
         chunks.append(MarkdownChunk("\n".join(markdown), markdown_start))
     return QmdDocument(front_matter, chunks)
+
+
+def _front_matter(lines: list[str], source_name: str) -> tuple[dict, int]:
+    """The YAML front matter and the index of the first line after it."""
+    if not lines or lines[0].strip() != "---":
+        return {}, 0
+    for end in range(1, len(lines)):
+        if lines[end].strip() in ("---", "..."):
+            return _load_yaml("\n".join(lines[1:end]), f"{source_name} front matter"), end + 1
+    raise QmdSyntaxError(f"{source_name}: front matter starting on line 1 is never closed with '---'")
+
+
+def _code_cell(lines: list[str], i: int, match, number: int, source_name: str) -> CodeCell:
+    """The code cell whose opening fence (``match``) is line ``i`` (0-based)."""
+    fence, lang = match["fence"], match["lang"]
+    close = re.compile(rf"^`{{{len(fence)},}}\s*$")
+    for j in range(i + 1, len(lines)):
+        if close.match(lines[j]):
+            break
+    else:
+        raise QmdSyntaxError(f"{source_name}: code cell opened on line {i + 1} is never closed with {fence}")
+    if lang != "python":
+        raise QmdSyntaxError(
+            f"{source_name}: line {i + 1}: only {{python}} cells can be executed, got {{{lang}}}; "
+            f"use a plain ```{lang} block for code that should only be shown"
+        )
+    body = lines[i + 1 : j]
+    option_lines = []
+    while body and _OPTION_LINE.match(body[0]):
+        option_lines.append(_OPTION_LINE.match(body.pop(0))["text"])
+    options = _load_yaml("\n".join(option_lines), f"{source_name} options of the cell on line {i + 1}")
+    return CodeCell("\n".join(body).strip("\n"), options, i + 1, j + 1, number)
 
 
 def merge_config(base: dict, override: dict) -> dict:

@@ -1,4 +1,4 @@
-"""Tests for lussi.report.browser (headless Chromium helper)."""
+"""Tests for lussi.render.browser (headless Chromium helper); the tests that run Chromium are slow."""
 
 import base64
 import io
@@ -7,18 +7,8 @@ import shutil
 
 import pytest
 
-from lussi.report import browser
-from lussi.report.browser import ChromiumNotFound, find_chromium, inspect_page
-
-
-@pytest.fixture
-def chromium():
-    found = find_chromium()
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is required in CI (apt-get install chromium)")
-        pytest.skip("chromium not installed")
-    return found
+from lussi.render import browser
+from lussi.render.browser import ChromiumNotFound, find_chromium, inspect_page
 
 
 def _png_data_uri(size=(120, 80), color=(30, 90, 200)):
@@ -45,6 +35,7 @@ def test_inspect_page_errors(tmp_path, monkeypatch):
         inspect_page(page)
 
 
+@pytest.mark.slow
 def test_inspect_page_reads_dom_after_scripts_and_screenshots(chromium, tmp_path):
     page = tmp_path / "page.html"
     page.write_text(
@@ -66,6 +57,7 @@ def test_inspect_page_reads_dom_after_scripts_and_screenshots(chromium, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["page.html", "shot.png"]
 
 
+@pytest.mark.slow
 def test_inspect_page_blank_page_is_white(chromium, tmp_path):
     page = tmp_path / "blank.html"
     page.write_text("<html><head><title>Blank</title></head><body></body></html>")

@@ -1,7 +1,7 @@
 --[[
 quarto.lua: the Quarto features lussi's report uses that plain pandoc lacks.
 
-Used by lussi.report.render's built-in engine (pandoc >= 3.0):
+Used by lussi.render's built-in engine (pandoc >= 3.0):
   1. conditional content: .content-visible / .content-hidden with
      when-format= / unless-format= on divs, spans and code blocks
      ("html" also matches revealjs, as in Quarto);
@@ -181,17 +181,22 @@ local function split_caption(blocks)
   return blocks, pandoc.Inlines({})
 end
 
+-- A pandoc Figure or Table with a fig-/tbl- identifier: numbered, its caption prefixed.
+local function number_float(el, kind)
+  local number = register(el.identifier, kind)
+  local caption = caption_inlines(el.caption.long)
+  el.caption.long = pandoc.Blocks({ pandoc.Plain(prefix_inlines(kind, number, caption)) })
+  return el
+end
+
 local numbering = {
   traverse = "topdown",
   Figure = function(el)
     if not el.identifier:match("^fig%-") then
       return nil
     end
-    local number = register(el.identifier, "Figure")
-    local caption = caption_inlines(el.caption.long)
-    el.caption.long = pandoc.Blocks({ pandoc.Plain(prefix_inlines("Figure", number, caption)) })
     el.classes:insert("quarto-float-fig")
-    return el
+    return number_float(el, "Figure")
   end,
   Div = function(el)
     local id = el.identifier
@@ -226,10 +231,7 @@ local numbering = {
     if not el.identifier:match("^tbl%-") then
       return nil
     end
-    local number = register(el.identifier, "Table")
-    local caption = caption_inlines(el.caption.long)
-    el.caption.long = pandoc.Blocks({ pandoc.Plain(prefix_inlines("Table", number, caption)) })
-    return el
+    return number_float(el, "Table")
   end,
 }
 

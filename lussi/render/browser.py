@@ -141,7 +141,23 @@ def inspect_page(html_path, screenshot=None, *, window_size=(1280, 2000), timeou
     if browser is None:
         raise ChromiumNotFound("no chromium found on PATH; install it (e.g. `apt-get install chromium`)")
     width, height = (int(v) for v in window_size)
+    dom = _dump_dom(browser, html_path, width, height, timeout)
+    parser = _TitleParser()
+    parser.feed(dom)
+    result = {
+        "title": " ".join(parser.title.split()),
+        "text_length": _probe(dom, "data-probe-text-length"),
+        "images": _probe(dom, "data-probe-images"),
+        "images_loaded": _probe(dom, "data-probe-images-loaded"),
+        "dom_length": len(dom),
+    }
+    if screenshot is not None:
+        result.update(_screenshot(browser, html_path, Path(screenshot), width, height, timeout))
+    return result
 
+
+def _dump_dom(browser: str, html_path: Path, width: int, height: int, timeout: float) -> str:
+    """The DOM after scripts ran, with the probe's attributes."""
     source = html_path.read_text(encoding="utf-8", errors="replace")
     # The probe goes into a copy next to the original so relative resources still resolve.
     fd, probe_name = tempfile.mkstemp(prefix=f".{html_path.stem}.probe-", suffix=".html", dir=html_path.parent)
@@ -156,18 +172,7 @@ def inspect_page(html_path, screenshot=None, *, window_size=(1280, 2000), timeou
     dom = proc.stdout
     if proc.returncode != 0 or "<html" not in dom.lower():
         raise RuntimeError(f"chromium --dump-dom failed (exit {proc.returncode}): {proc.stderr.strip()[-1500:]}")
-    parser = _TitleParser()
-    parser.feed(dom)
-    result = {
-        "title": " ".join(parser.title.split()),
-        "text_length": _probe(dom, "data-probe-text-length"),
-        "images": _probe(dom, "data-probe-images"),
-        "images_loaded": _probe(dom, "data-probe-images-loaded"),
-        "dom_length": len(dom),
-    }
-    if screenshot is not None:
-        result.update(_screenshot(browser, html_path, Path(screenshot), width, height, timeout))
-    return result
+    return dom
 
 
 def _screenshot(browser, html_path: Path, target: Path, width: int, height: int, timeout: float) -> dict:
