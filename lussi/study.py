@@ -462,7 +462,7 @@ def digit_classes(dataset: Dataset) -> bool:
 def _drawn(study: StudyResults, cache: Cache, rebuild: bool):
     """Digits drawn by code, converted like the dataset's images and predicted by every model."""
 
-    from .handwriting import drawn_digits, predict_drawn_digits
+    from .handwriting.drawn import drawn_digits, predict_drawn_digits
     from .picture import fingerprint
 
     profile, dataset = study.profile, study.dataset

@@ -146,12 +146,12 @@ def error_explanations_html(study, *, n: int = 3, knn: str | None = None, net: s
     Returns
     -------
     str
-        HTML fragments of :func:`lussi.handwriting.explain_html` (no headings).
+        HTML fragments of :func:`lussi.handwriting.explain.explain_html` (no headings).
     """
     import html
 
     from ..analysis import misclassified
-    from ..handwriting import explain_html
+    from ..handwriting.explain import explain_html
 
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
