@@ -111,8 +111,27 @@ def draw_digit(
     PIL.Image.Image
         Mode ``"L"``, or ``"RGB"`` when ``photo``.
     """
-    from PIL import Image, ImageDraw, ImageFilter, ImageFont
+    from PIL import Image, ImageDraw
 
+    width, height = _check_drawing(digit, style, size)
+    # One generator for every choice, drawn in a fixed order: the same seed gives the same picture.
+    rng = np.random.default_rng(seed)
+    glyph_height = min(width, height) * rng.uniform(0.45, 0.7)
+    layer = Image.new("L", (width, height), 0)
+    draw = ImageDraw.Draw(layer)
+    if style == "font":
+        _draw_glyph(draw, int(digit), (width, height), glyph_height, rng, font)
+    else:
+        _draw_strokes(draw, int(digit), (width, height), glyph_height, rng, pen)
+    angle = rng.uniform(-max_rotation, max_rotation)
+    layer = layer.rotate(angle, resample=Image.Resampling.BICUBIC)
+    if not photo:
+        return layer if not dark_on_light else Image.eval(layer, lambda v: 255 - v)
+    return _photograph(layer, rng, dark_on_light)
+
+
+def _check_drawing(digit, style: str, size) -> tuple[int, int]:
+    """Refuse what :func:`draw_digit` cannot draw; the canvas's (width, height)."""
     if isinstance(digit, bool) or not isinstance(digit, (int, np.integer)) or not 0 <= digit <= 9:
         raise ValueError(f"digit must be an integer from 0 to 9, got {digit!r}")
     if style not in ("font", "stroke"):
@@ -120,46 +139,54 @@ def draw_digit(
     width, height = (int(v) for v in size)
     if width < 32 or height < 32:
         raise ValueError(f"size must be at least (32, 32) pixels, got {size}")
-    rng = np.random.default_rng(seed)
-    side = min(width, height)
-    glyph_height = side * rng.uniform(0.45, 0.7)
-    layer = Image.new("L", (width, height), 0)
-    draw = ImageDraw.Draw(layer)
-    if style == "font":
-        files = [Path(font)] if font is not None else _font_files()
-        if files:
-            typeface = ImageFont.truetype(str(files[int(rng.integers(len(files)))]), size=round(glyph_height * 1.35))
-        else:
-            typeface = ImageFont.load_default(size=round(glyph_height * 1.35))
-        left, top, right, bottom = draw.textbbox((0, 0), str(digit), font=typeface)
-        x = rng.uniform(0.2, 0.8) * (width - (right - left)) - left
-        y = rng.uniform(0.2, 0.8) * (height - (bottom - top)) - top
-        thickness = int(rng.integers(0, max(1, round(glyph_height * 0.03)) + 1))
-        draw.text((x, y), str(digit), fill=255, font=typeface, stroke_width=thickness, stroke_fill=255)
+    return width, height
+
+
+def _draw_glyph(draw, digit: int, size: tuple[int, int], glyph_height: float, rng, font) -> None:
+    """Draw ``digit``'s glyph (ink 255) in a random installed TrueType font, or ``font``, at a random place."""
+    from PIL import ImageFont
+
+    width, height = size
+    files = [Path(font)] if font is not None else _font_files()
+    if files:
+        typeface = ImageFont.truetype(str(files[int(rng.integers(len(files)))]), size=round(glyph_height * 1.35))
     else:
-        aspect = rng.uniform(0.35, 0.5) if digit == 1 else rng.uniform(0.55, 0.8)
-        glyph_width = glyph_height * aspect
-        shear = rng.uniform(-0.15, 0.25)
-        x0 = rng.uniform(0.2, 0.8) * (width - glyph_width - shear * glyph_height)
-        y0 = rng.uniform(0.2, 0.8) * (height - glyph_height)
-        share = rng.uniform(0.07, 0.14) if pen is None else pen
-        if not 0 < share < 0.5:
-            raise ValueError(f"pen must be a share of the digit's height in (0, 0.5), got {pen}")
-        width_px = max(1, round(glyph_height * share))
-        for part in _STROKES[int(digit)]:
-            points = [
-                (x0 + (u + shear * (1 - v)) * glyph_width, y0 + v * glyph_height)
-                for u, v in _stroke_points(part, rng, jitter=0.02)
-            ]
-            draw.line(points, fill=255, width=width_px, joint="curve")
-            radius = width_px / 2
-            for px, py in (points[0], points[-1]):
-                draw.ellipse((px - radius, py - radius, px + radius, py + radius), fill=255)
-    angle = rng.uniform(-max_rotation, max_rotation)
-    layer = layer.rotate(angle, resample=Image.Resampling.BICUBIC)
-    if not photo:
-        ink = layer if not dark_on_light else Image.eval(layer, lambda v: 255 - v)
-        return ink
+        typeface = ImageFont.load_default(size=round(glyph_height * 1.35))
+    left, top, right, bottom = draw.textbbox((0, 0), str(digit), font=typeface)
+    x = rng.uniform(0.2, 0.8) * (width - (right - left)) - left
+    y = rng.uniform(0.2, 0.8) * (height - (bottom - top)) - top
+    thickness = int(rng.integers(0, max(1, round(glyph_height * 0.03)) + 1))
+    draw.text((x, y), str(digit), fill=255, font=typeface, stroke_width=thickness, stroke_fill=255)
+
+
+def _draw_strokes(draw, digit: int, size: tuple[int, int], glyph_height: float, rng, pen: float | None) -> None:
+    """Draw ``digit`` (ink 255) with a round pen along its jittered, sheared skeleton at a random place."""
+    width, height = size
+    aspect = rng.uniform(0.35, 0.5) if digit == 1 else rng.uniform(0.55, 0.8)
+    glyph_width = glyph_height * aspect
+    shear = rng.uniform(-0.15, 0.25)
+    x0 = rng.uniform(0.2, 0.8) * (width - glyph_width - shear * glyph_height)
+    y0 = rng.uniform(0.2, 0.8) * (height - glyph_height)
+    share = rng.uniform(0.07, 0.14) if pen is None else pen
+    if not 0 < share < 0.5:
+        raise ValueError(f"pen must be a share of the digit's height in (0, 0.5), got {pen}")
+    width_px = max(1, round(glyph_height * share))
+    for part in _STROKES[digit]:
+        points = [
+            (x0 + (u + shear * (1 - v)) * glyph_width, y0 + v * glyph_height)
+            for u, v in _stroke_points(part, rng, jitter=0.02)
+        ]
+        draw.line(points, fill=255, width=width_px, joint="curve")
+        radius = width_px / 2
+        for px, py in (points[0], points[-1]):
+            draw.ellipse((px - radius, py - radius, px + radius, py + radius), fill=255)
+
+
+def _photograph(layer, rng, dark_on_light: bool):
+    """The ink ``layer`` (255 = ink) as a photo: tinted paper, uneven light, coloured ink, blur, sensor noise (RGB)."""
+    from PIL import Image, ImageFilter
+
+    width, height = layer.size
     layer = layer.filter(ImageFilter.GaussianBlur(rng.uniform(0.6, 1.6)))
     alpha = np.asarray(layer, dtype=np.float32)[..., None] / 255.0 * rng.uniform(0.75, 0.95)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)

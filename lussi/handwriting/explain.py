@@ -92,8 +92,48 @@ def explain_html(
     str
         HTML with inline styles and PNG data URIs, no external links.
     """
+    from ..visualize import digit_matrix_html, gallery_html
+
+    image, train_images, train_labels, k = _check_inputs(image, knn_model, train_images, train_labels, k)
+    distances, indices = _neighbours(knn_model, image, k, len(train_images))
+    title = title or "Why this digit?"
+
+    def heading(text, level):
+        # Heading elements only on a page of its own: in a report they would enter its table of contents.
+        if full_page:
+            return f'<h{level} style="font-size:{22 - 3 * level}px;margin:18px 0 8px">{html.escape(text)}</h{level}>'
+        return f'<div style="font-weight:bold;font-size:{19 - 2 * level}px;margin:14px 0 6px">{html.escape(text)}</div>'
+
+    parts = [heading(title, 1), '<div style="display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start">']
+    if source is not None:
+        parts.append(_source_figure(source))
+    parts.append(
+        '<figure style="margin:0">'
+        + gallery_html(image[None], ["as the models see it"], columns=1, scale=6)
+        + "</figure>"
+    )
+    if predictions:
+        parts.append(_predictions_block(predictions, class_names, model_labels, heading("Predictions", 2)))
+    parts.append("</div>")
+    of_model = f" ({knn_label})" if knn_label else ""
+    parts.append(heading(f"The {k} nearest training digits{of_model}", 2))
+    parts.append(_neighbours_block(train_images[indices], train_labels[indices].astype(np.int64), distances,
+                                   class_names))
+    parts.append(heading("Pixel values", 2))
+    parts.append(f'<p style="{_NOTE}">0 = paper, 255 = ink, as in MNIST.</p>')
+    parts.append(digit_matrix_html(image))
+    if not full_page:
+        return f'<div class="lussi-explanation">{"".join(parts)}</div>'
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{_PAGE_CSS}</style></head><body>{''.join(parts)}</body></html>\n"
+    )
+
+
+def _check_inputs(image, knn_model, train_images, train_labels, k):
+    """The digit, the training images and labels as arrays, and ``k`` (default the model's), or ValueError."""
     from ..data import check_images
-    from ..visualize import digit_matrix_html, gallery_html, model_colors
 
     image = np.asarray(image)
     if image.ndim != 2:
@@ -112,82 +152,76 @@ def explain_html(
         k = int(knn_model.config.n_neighbors)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= len(train_images):
         raise ValueError(f"k must be an integer from 1 to {len(train_images)}, got {k!r}")
+    return image, train_images, train_labels, k
+
+
+def _neighbours(knn_model, image: np.ndarray, k: int, n_train: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distances and training indices of the KNN's ``k`` nearest neighbours of ``image``."""
     distances, indices = knn_model.kneighbors(image[None], n_neighbors=int(k))
     distances, indices = np.asarray(distances)[0], np.asarray(indices)[0]
-    if indices.max(initial=0) >= len(train_images):
+    # An index past the images given means they are not the ones the model was fitted on.
+    if indices.max(initial=0) >= n_train:
         raise ValueError(
-            f"the KNN returned training index {indices.max()} but train_images has {len(train_images)} images; "
+            f"the KNN returned training index {indices.max()} but train_images has {n_train} images; "
             "pass the images the model was fitted on"
         )
-    neighbour_labels = train_labels[indices].astype(np.int64)
-    title = title or "Why this digit?"
+    return distances, indices
 
-    def heading(text, level):
-        if full_page:
-            return f'<h{level} style="font-size:{22 - 3 * level}px;margin:18px 0 8px">{html.escape(text)}</h{level}>'
-        return f'<div style="font-weight:bold;font-size:{19 - 2 * level}px;margin:14px 0 6px">{html.escape(text)}</div>'
 
-    parts = [heading(title, 1), '<div style="display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start">']
-    if source is not None:
-        from PIL import Image
+def _source_figure(source) -> str:
+    """The picture as given (upright, as its EXIF says), as a thumbnail figure."""
+    from PIL import Image
 
-        if isinstance(source, Image.Image):
-            picture = source
-        else:
-            from PIL import ImageOps
+    if isinstance(source, Image.Image):
+        picture = source
+    else:
+        from PIL import ImageOps
 
-            with Image.open(Path(os.fspath(source))) as opened:
-                picture = ImageOps.exif_transpose(opened)
-                picture.load()
-        parts.append(
-            '<figure style="margin:0"><img alt="original picture" style="max-width:220px;border:1px solid #ccc" '
-            f'src="{picture_data_uri(picture)}"><figcaption style="{_NOTE}">the picture as given</figcaption></figure>'
-        )
-    parts.append(
-        '<figure style="margin:0">'
-        + gallery_html(image[None], ["as the models see it"], columns=1, scale=6)
-        + "</figure>"
+        with Image.open(Path(os.fspath(source))) as opened:
+            picture = ImageOps.exif_transpose(opened)
+            picture.load()
+    return (
+        '<figure style="margin:0"><img alt="original picture" style="max-width:220px;border:1px solid #ccc" '
+        f'src="{picture_data_uri(picture)}"><figcaption style="{_NOTE}">the picture as given</figcaption></figure>'
     )
-    if predictions:
-        colours = model_colors(list(predictions))
-        labels = dict(model_labels or {})
-        blocks = []
-        for name, result in predictions.items():
-            blocks.append(
-                f'<div style="margin-bottom:10px"><b>{html.escape(labels.get(name, name))}</b>: '
-                f"{html.escape(class_name(class_names, result['predicted']))}"
-                f"{_bars_html(result, class_names, colours[name])}</div>"
-            )
-        parts.append(
-            f'<div>{heading("Predictions", 2)}{"".join(blocks)}'
-            f"<div style=\"{_NOTE}\">KNN: share of the neighbours' votes; networks: softmax probability.</div></div>"
-        )
-    parts.append("</div>")
 
-    counts = np.bincount(neighbour_labels, minlength=1)
+
+def _predictions_block(predictions: Mapping, class_names, model_labels, heading: str) -> str:
+    """Each model's answer and its top classes as bars, in the models' colours."""
+    from ..visualize import model_colors
+
+    colours = model_colors(list(predictions))
+    labels = dict(model_labels or {})
+    blocks = []
+    for name, result in predictions.items():
+        blocks.append(
+            f'<div style="margin-bottom:10px"><b>{html.escape(labels.get(name, name))}</b>: '
+            f"{html.escape(class_name(class_names, result['predicted']))}"
+            f"{_bars_html(result, class_names, colours[name])}</div>"
+        )
+    return (
+        f'<div>{heading}{"".join(blocks)}'
+        f"<div style=\"{_NOTE}\">KNN: share of the neighbours' votes; networks: softmax probability.</div></div>"
+    )
+
+
+def _neighbours_block(images: np.ndarray, labels: np.ndarray, distances: np.ndarray, class_names) -> str:
+    """The neighbours' vote count, then their images captioned with rank, label and distance."""
+    from ..visualize import gallery_html
+
+    counts = np.bincount(labels, minlength=1)
     votes = ", ".join(
         f"{counts[c]} × {class_name(class_names, int(c))}" for c in np.argsort(-counts, kind="stable") if counts[c]
     )
     captions = [
         f"{rank}. label {class_name(class_names, int(label))} · d={distance:.4g}"
-        for rank, (label, distance) in enumerate(zip(neighbour_labels, distances, strict=True), start=1)
+        for rank, (label, distance) in enumerate(zip(labels, distances, strict=True), start=1)
     ]
-    of_model = f" ({knn_label})" if knn_label else ""
-    parts.append(heading(f"The {k} nearest training digits{of_model}", 2))
-    parts.append(
+    k = len(images)
+    return (
         f'<p style="{_NOTE}">Their labels: {html.escape(votes)}. Distance in the KNN\'s feature space '
         "(after its preprocessing); smaller is closer.</p>"
-    )
-    parts.append(gallery_html(train_images[indices], captions, columns=min(10, k), max_items=k, scale=3))
-    parts.append(heading("Pixel values", 2))
-    parts.append(f'<p style="{_NOTE}">0 = paper, 255 = ink, as in MNIST.</p>')
-    parts.append(digit_matrix_html(image))
-    if not full_page:
-        return f'<div class="lussi-explanation">{"".join(parts)}</div>'
-    return (
-        "<!DOCTYPE html>\n"
-        f'<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f"<style>{_PAGE_CSS}</style></head><body>{''.join(parts)}</body></html>\n"
+        + gallery_html(images, captions, columns=min(10, k), max_items=k, scale=3)
     )
 
 
@@ -262,17 +296,9 @@ def write_explanations(
     written = []
     for i, (image, name, filename) in enumerate(zip(images, names, filenames, strict=True)):
         page = explain_html(
-            image,
-            knn_model,
-            train_images=train_images,
-            train_labels=train_labels,
-            class_names=class_names,
-            k=k,
-            title=f"Why this digit? {name}",
-            predictions=None if rows is None else rows[i],
-            model_labels=model_labels,
-            source=None if sources is None else sources[i],
-            knn_label=knn_label,
+            image, knn_model, train_images=train_images, train_labels=train_labels, class_names=class_names, k=k,
+            title=f"Why this digit? {name}", predictions=None if rows is None else rows[i], model_labels=model_labels,
+            source=None if sources is None else sources[i], knn_label=knn_label,
         )
         written.append(write_explanation(directory / filename, page))
     return written
