@@ -257,7 +257,8 @@ def _cmd_predict(args) -> int:
     images, names = np.stack(images), [Path(p).name for p in good]
     rows = predict_images(images, {name: trained.model for name, trained in study.models.items()})
     if args.json:
-        found, failures = dict(zip(good, rows)), iter(errors)
+        found = {p: {model: result.to_record() for model, result in row.items()} for p, row in zip(good, rows)}
+        failures = iter(errors)
         listing = [{"file": Path(p).name, "predictions": found[p]} if p in found else
                    {"file": Path(p).name, "error": next(failures)} for p in args.images]
         print(json.dumps(listing, indent=2, default=int))

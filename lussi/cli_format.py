@@ -20,7 +20,7 @@ def format_predictions(
 
     Parameters
     ----------
-    rows : sequence of dict
+    rows : sequence of dict of str to Prediction
         The output of :func:`lussi.handwriting.predictions.predict_images`.
     class_names : sequence of str, optional
         Name of class ``i``; default the class number.
@@ -45,9 +45,9 @@ def format_predictions(
     table = [("image", "model", "predicted", "top classes (probability)")]
     for name, row in zip(names, rows, strict=True):
         for i, (model, result) in enumerate(row.items()):
-            tops = "  ".join(f"{class_name(class_names, c)} {p:.2f}" for c, p in result["top"])
+            tops = "  ".join(f"{class_name(class_names, c)} {p:.2f}" for c, p in result.top)
             table.append(
-                (name if i == 0 else "", labels.get(model, model), class_name(class_names, result["predicted"]), tops)
+                (name if i == 0 else "", labels.get(model, model), class_name(class_names, result.predicted), tops)
             )
     widths = [max(len(line[col]) for line in table) for col in range(3)]
     lines = []

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from digit_checks import FixedModel
 
-from lussi.handwriting.predictions import class_name, predict_images
+from lussi.handwriting.predictions import Prediction, class_name, predict_images
 
 
 def test_predict_images_keeps_top_classes_in_order():
@@ -12,9 +12,9 @@ def test_predict_images_keeps_top_classes_in_order():
     votes = FixedModel([[0, 0, 0, 2 / 3, 0, 0, 0, 0, 1 / 3, 0], [0, 0, 0, 0, 0, 0, 0, 1, 0, 0]])
     network = FixedModel([[0.1, 0.05, 0.05, 0.6, 0.0, 0.0, 0.0, 0.0, 0.1, 0.1]] * 2)
     rows = predict_images(images, {"knn": votes, "mlp": network})
-    assert rows[0]["knn"] == {"predicted": 3, "top": [(3, pytest.approx(2 / 3)), (8, pytest.approx(1 / 3))]}
-    assert rows[1]["knn"]["top"] == [(7, 1.0)]  # classes without votes are left out
-    assert [c for c, _ in rows[0]["mlp"]["top"]] == [3, 0, 8]  # ties: smaller class first
+    assert rows[0]["knn"] == Prediction(3, ((3, pytest.approx(2 / 3)), (8, pytest.approx(1 / 3))))
+    assert rows[1]["knn"].top == ((7, 1.0),)  # classes without votes are left out
+    assert [c for c, _ in rows[0]["mlp"].top] == [3, 0, 8]  # ties: smaller class first
     with pytest.raises(ValueError, match="images must have shape"):
         predict_images(np.zeros((28, 28)), {"knn": votes})
     with pytest.raises(ValueError, match="models must be a non-empty mapping"):
@@ -27,3 +27,10 @@ def test_class_name_falls_back_to_the_number():
     assert class_name(("zero", "one"), 1) == "one"
     assert class_name(None, 7) == "7"
     assert class_name(("zero", "one"), 5) == "5"  # beyond the names: the number, not an IndexError
+
+
+def test_a_prediction_is_frozen_and_records_as_json_lists():
+    prediction = Prediction(3, ((3, 0.75), (8, 0.25)))
+    assert prediction.to_record() == {"predicted": 3, "top": [[3, 0.75], [8, 0.25]]}
+    with pytest.raises(AttributeError):
+        prediction.predicted = 4

@@ -123,9 +123,9 @@ def predict_drawn_digits(drawn: DrawnDigits, models: Mapping[str, object], *, la
                     "style": style,
                     "digit": int(digit),
                     "model": labels.get(name, name),
-                    "predicted": result["predicted"],
-                    "probability": result["top"][0][1],
-                    "correct": result["predicted"] == int(digit),
+                    "predicted": result.predicted,
+                    "probability": result.top[0][1],
+                    "correct": result.predicted == int(digit),
                 }
             )
     return pd.DataFrame(records)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..safe_io import atomic_write_text, unique_file_names
 from .files import picture_data_uri
-from .predictions import class_name
+from .predictions import Prediction, class_name
 
 __all__ = ["explain_html", "write_explanation", "write_explanations"]
 
@@ -26,9 +26,9 @@ _NOTE = "color:#555;font-size:12px;margin:4px 0"
 _CELL = "padding:2px 6px;font-size:13px;vertical-align:middle;border:0"
 
 
-def _bars_html(result: Mapping, class_names, colour: str) -> str:
+def _bars_html(result: Prediction, class_names, colour: str) -> str:
     rows = []
-    for label, probability in result["top"]:
+    for label, probability in result.top:
         width = max(0.0, min(1.0, float(probability))) * 160
         rows.append(
             f'<tr><td style="{_CELL};text-align:right">{html.escape(class_name(class_names, label))}</td>'
@@ -76,7 +76,7 @@ def explain_html(
     title : str, optional
         Page title (escaped); default "Why this digit?".
     predictions : dict, optional
-        This image's row of :func:`predict_images` (model name -> result).
+        This image's row of :func:`~lussi.handwriting.predictions.predict_images` (model name -> Prediction).
     model_labels : mapping of str to str, optional
         Display names for the models in ``predictions``.
     source : PIL.Image.Image or path-like, optional
@@ -196,7 +196,7 @@ def _predictions_block(predictions: Mapping, class_names, model_labels, heading:
     for name, result in predictions.items():
         blocks.append(
             f'<div style="margin-bottom:10px"><b>{html.escape(labels.get(name, name))}</b>: '
-            f"{html.escape(class_name(class_names, result['predicted']))}"
+            f"{html.escape(class_name(class_names, result.predicted))}"
             f"{_bars_html(result, class_names, colours[name])}</div>"
         )
     return (
@@ -274,7 +274,7 @@ def write_explanations(
     knn_model, train_images, train_labels, class_names, k, knn_label
         As in :func:`explain_html`.
     rows : sequence of dict, optional
-        :func:`predict_images` output, one per image.
+        :func:`~lussi.handwriting.predictions.predict_images` output, one per image.
     model_labels : mapping of str to str, optional
     sources : sequence of path-like or PIL images, optional
         The original pictures, shown as thumbnails.

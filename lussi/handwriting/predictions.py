@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["class_name", "predict_images"]
+__all__ = ["Prediction", "class_name", "predict_images"]
 
-def predict_images(images, models: Mapping[str, object], *, top: int = 3) -> list[dict]:
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    """One model's answer for one image.
+
+    Attributes
+    ----------
+    predicted : int
+        The class the model predicts.
+    top : tuple of (int, float)
+        The most probable classes and their probabilities, most probable first.
+    """
+
+    predicted: int
+    top: tuple[tuple[int, float], ...]
+
+    def to_record(self) -> dict:
+        """``{"predicted": int, "top": [[class, probability], ...]}``, the form ``lussi predict --json`` prints."""
+        return {"predicted": self.predicted, "top": [[c, p] for c, p in self.top]}
+
+
+def predict_images(images, models: Mapping[str, object], *, top: int = 3) -> list[dict[str, Prediction]]:
     """Each model's predicted digit and most probable classes for each image.
 
     Parameters
@@ -23,9 +45,8 @@ def predict_images(images, models: Mapping[str, object], *, top: int = 3) -> lis
 
     Returns
     -------
-    list of dict, one per image
-        ``{model_name: {"predicted": int, "top": [(class, probability), ...]}}``;
-        ``top`` holds at most ``top`` classes with a probability above zero
+    list of dict of str to Prediction, one per image
+        ``{model_name: Prediction}``; each ``top`` holds at most ``top`` classes with a probability above zero
         (at least one), sorted by probability with ties broken in favour of
         the predicted class, then the smaller class.
     """
@@ -36,7 +57,7 @@ def predict_images(images, models: Mapping[str, object], *, top: int = 3) -> lis
         raise ValueError("models must be a non-empty mapping of name to fitted model")
     if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
         raise ValueError(f"top must be a positive integer, got {top!r}")
-    rows: list[dict] = [{} for _ in range(len(images))]
+    rows: list[dict[str, Prediction]] = [{} for _ in range(len(images))]
     for name, model in models.items():
         predicted = np.asarray(model.predict(images), dtype=np.int64)
         proba = np.asarray(model.predict_proba(images), dtype=np.float64)
@@ -51,10 +72,7 @@ def predict_images(images, models: Mapping[str, object], *, top: int = 3) -> lis
             order = np.lexsort((classes, classes != predicted[i], -proba[i]))[:top]
             # Classes nobody voted for (KNN) are noise in a top-3 list; the first entry always stays.
             order = [c for j, c in enumerate(order) if j == 0 or proba[i, c] > 0]
-            rows[i][str(name)] = {
-                "predicted": int(predicted[i]),
-                "top": [(int(c), float(proba[i, c])) for c in order],
-            }
+            rows[i][str(name)] = Prediction(int(predicted[i]), tuple((int(c), float(proba[i, c])) for c in order))
     return rows
 
 
