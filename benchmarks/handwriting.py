@@ -2,7 +2,7 @@
 
 Runs on any folder holding a ``labels.csv`` with the columns ``path,label[,kind]``
 (paths relative to the folder; ``kind`` such as photo, scan or paint, default
-"all"). Every picture goes through ``lussi.handwriting.load_digit_image`` (the
+"all"). Every picture goes through ``lussi.handwriting.files.load_digit_image`` (the
 conversion ``lussi predict`` uses) and is read by each model of the study; a
 picture the conversion refuses counts as a miss for every model.
 
@@ -60,7 +60,7 @@ def time_twelve_megapixels(rows: list, repeats: int = 5):
     the photo it was made from, its size and its megabytes."""
     from PIL import Image, ImageOps
 
-    from lussi.handwriting import ImageError, load_digit_image
+    from lussi.handwriting.files import ImageError, load_digit_image
 
     def pixels(row):
         with Image.open(row.path) as picture:

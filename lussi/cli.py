@@ -218,7 +218,7 @@ def _cmd_render(args) -> int:
 
 def _load_pictures(paths, size: int) -> tuple[list, list, list[str]]:
     """(images, paths) of the pictures that load, and one error message per picture that does not."""
-    from .handwriting import ImageError, load_digit_image
+    from .handwriting.files import ImageError, load_digit_image
 
     images, good, errors = [], [], []
     for path in paths:
@@ -235,7 +235,9 @@ def _cmd_predict(args) -> int:
     import numpy as np
 
     from .cli_checks import check_output_dir
-    from .handwriting import format_predictions, predict_images, write_explanations
+    from .cli_format import format_predictions
+    from .handwriting.explain import write_explanations
+    from .handwriting.predictions import predict_images
 
     if args.explain:
         check_output_dir(args.explain, "--explain")  # before any model is trained
@@ -249,13 +251,14 @@ def _cmd_predict(args) -> int:
     if height != width:
         raise UsageError(f"predict needs square images, the dataset's are {height}x{width}")
     if height != 28:
-        from .handwriting import load_digit_image
+        from .handwriting.files import load_digit_image
 
         images = [load_digit_image(path, size=height) for path in good]  # they loaded once already
     images, names = np.stack(images), [Path(p).name for p in good]
     rows = predict_images(images, {name: trained.model for name, trained in study.models.items()})
     if args.json:
-        found, failures = dict(zip(good, rows)), iter(errors)
+        found = {p: {model: result.to_record() for model, result in row.items()} for p, row in zip(good, rows)}
+        failures = iter(errors)
         listing = [{"file": Path(p).name, "predictions": found[p]} if p in found else
                    {"file": Path(p).name, "error": next(failures)} for p in args.images]
         print(json.dumps(listing, indent=2, default=int))

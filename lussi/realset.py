@@ -4,7 +4,7 @@ The set is built outside the repository (its pictures come from public
 repositories, most without a licence): ``benchmarks/handwriting_set/build_set.py``
 writes it to ``data/handwriting/`` (or anywhere, named by ``$LUSSI_HANDWRITING_SET``).
 Any folder with a ``labels.csv`` (``path,label[,kind]``, paths relative to it)
-works. Each picture goes through :func:`lussi.handwriting.load_digit_image`,
+works. Each picture goes through :func:`lussi.handwriting.files.load_digit_image`,
 the conversion ``lussi predict`` uses; a picture it refuses counts as a miss
 for every model.
 
@@ -109,9 +109,9 @@ def half_of(source: str) -> str:
 
 
 def convert_set(pictures, *, size: int = 28) -> RealSet:
-    """Convert every picture with :func:`lussi.handwriting.load_digit_image`, timing each (after one
+    """Convert every picture with :func:`lussi.handwriting.files.load_digit_image`, timing each (after one
     untimed warm-up conversion, which pays for the first imports)."""
-    from .handwriting import ImageError, load_digit_image
+    from .handwriting.files import ImageError, load_digit_image
 
     images = np.zeros((len(pictures), size, size), dtype=np.uint8)
     errors, seconds, cpu = [], [], []
@@ -201,7 +201,7 @@ def realset_html(directory, table, labels, *, per_kind: int = 6, thumbnail: int 
 
     from PIL import Image, ImageOps
 
-    from .handwriting import ImageError, _picture_data_uri, load_digit_image
+    from .handwriting.files import ImageError, load_digit_image, picture_data_uri
     from .visualize import ERROR_COLOR
 
     pictures = {p.name: p for p in read_labels(directory)}
@@ -214,7 +214,7 @@ def realset_html(directory, table, labels, *, per_kind: int = 6, thumbnail: int 
         try:
             seen = Image.fromarray(255 - load_digit_image(picture.path)).resize((thumbnail, thumbnail),
                                                                                  Image.Resampling.NEAREST)
-            seen_html = f'<img alt="as the models see it" width="{thumbnail}" src="{_picture_data_uri(seen)}">'
+            seen_html = f'<img alt="as the models see it" width="{thumbnail}" src="{picture_data_uri(seen)}">'
         except ImageError:
             seen_html = f'<div style="width:{thumbnail}px;font:11px sans-serif">refused</div>'
         answers = "".join(
@@ -225,7 +225,7 @@ def realset_html(directory, table, labels, *, per_kind: int = 6, thumbnail: int 
             '<div style="display:flex;flex-direction:column;align-items:center;gap:2px;font:11px sans-serif;'
             f'width:{2 * thumbnail + 8}px"><div style="display:flex;gap:4px">'
             f'<img alt="{html.escape(picture.kind)} of a {picture.label}" width="{thumbnail}" '
-            f'src="{_picture_data_uri(shown, max_side=thumbnail)}">{seen_html}</div>'
+            f'src="{picture_data_uri(shown, max_side=thumbnail)}">{seen_html}</div>'
             f'<div><b>{picture.label}</b> ({html.escape(picture.kind)}, {html.escape(name)})</div>{answers}</div>'
         )
     return f'<div class="lussi-real-digits" style="display:flex;flex-wrap:wrap;gap:10px">{"".join(cells)}</div>'

@@ -112,7 +112,7 @@ class StudyResults:
     drawn : DrawnDigits or None
         Digits drawn by code and converted like MNIST; None when the classes are not the digits 0-9.
     drawn_predictions : DataFrame or None
-        Every model's prediction of each drawn digit (see :func:`lussi.handwriting.predict_drawn_digits`).
+        Every model's prediction of each drawn digit (see :func:`lussi.handwriting.drawn.predict_drawn_digits`).
     real_dir : Path or None
         The real handwriting set the study read (see :mod:`lussi.realset`); None when none is built.
     real_predictions : DataFrame or None
@@ -454,7 +454,7 @@ def digit_classes(dataset: Dataset) -> bool:
 def _drawn(study: StudyResults, cache: Cache, rebuild: bool):
     """Digits drawn by code, converted like the dataset's images and predicted by every model."""
 
-    from .handwriting import drawn_digits, predict_drawn_digits
+    from .handwriting.drawn import drawn_digits, predict_drawn_digits
     from .picture import fingerprint
 
     profile, dataset = study.profile, study.dataset

@@ -75,3 +75,48 @@ def cache_dir(tmp_path, monkeypatch) -> Path:
     directory = tmp_path / "cache"
     monkeypatch.setenv("LUSSI_CACHE_DIR", str(directory))
     return directory
+
+
+# --------------------------------------------------------------------------- handwriting: real MNIST and a KNN
+
+from digit_checks import N_TRAIN  # noqa: E402 - tests/ is on sys.path, as for every test module
+
+
+class SklearnKNN:
+    """scikit-learn's KNN behind lussi's model protocol (predict, predict_proba, kneighbors, config)."""
+
+    def __init__(self, images, labels, k=3):
+        import types
+
+        from sklearn.neighbors import KNeighborsClassifier  # here, so tests that need no KNN do not import it
+
+        self.config = types.SimpleNamespace(n_neighbors=k)
+        self._knn = KNeighborsClassifier(n_neighbors=k).fit(images.reshape(len(images), -1), labels)
+
+    def _flat(self, images):
+        images = np.asarray(images)
+        return images.reshape(len(images), -1).astype(np.float32)
+
+    def predict(self, images):
+        return self._knn.predict(self._flat(images)).astype(np.int64)
+
+    def predict_proba(self, images):
+        return self._knn.predict_proba(self._flat(images)).astype(np.float32)
+
+    def kneighbors(self, images, n_neighbors=None):
+        distances, indices = self._knn.kneighbors(self._flat(images), n_neighbors or self.config.n_neighbors)
+        return distances.astype(np.float32), indices.astype(np.int64)
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    """The real MNIST (the handwriting tests compare their conversion with it)."""
+    from lussi.data import load_dataset
+
+    return load_dataset("mnist")
+
+
+@pytest.fixture(scope="module")
+def knn(mnist):
+    """A plain pixel KNN (k=3) fitted on the first N_TRAIN MNIST training digits."""
+    return SklearnKNN(mnist.train_images[:N_TRAIN], mnist.train_labels[:N_TRAIN], k=3)

@@ -641,7 +641,7 @@ def test_an_input_with_a_very_long_name_still_gets_its_page(tmp_path, capsys, ca
 
 
 def test_a_page_whose_name_is_near_the_limit_is_written_through_a_short_temporary_name(tmp_path):
-    from lussi.handwriting import write_explanation
+    from lussi.handwriting.explain import write_explanation
 
     target = write_explanation(tmp_path / ("p" * 250 + ".html"), "<html></html>")
     assert target.read_text() == "<html></html>" and [p.name for p in tmp_path.iterdir()] == [target.name]
@@ -979,7 +979,7 @@ def test_report_files_that_are_not_utf8_text_are_named(tmp_path, capsys, name, c
 
 
 def _seven() -> np.ndarray:
-    from lussi.handwriting import draw_digit
+    from lussi.handwriting.drawing import draw_digit
 
     return np.asarray(draw_digit(7, style="font", seed=3).convert("L"))
 
@@ -987,7 +987,7 @@ def _seven() -> np.ndarray:
 def test_a_lab_tiff_reads_like_its_grey_version(tmp_path):
     from PIL import Image
 
-    from lussi.handwriting import load_digit_image
+    from lussi.handwriting.files import load_digit_image
 
     grey = Image.fromarray(_seven(), mode="L")
     grey.save(tmp_path / "grey.png")
@@ -999,7 +999,7 @@ def test_a_lab_tiff_reads_like_its_grey_version(tmp_path):
 def test_a_colour_mode_that_cannot_be_converted_is_an_error_naming_the_file():
     from PIL import Image
 
-    from lussi.handwriting import ImageError, preprocess_digit
+    from lussi.handwriting.files import ImageError, preprocess_digit
 
     with pytest.raises(ImageError, match="scan.tif"):
         preprocess_digit(Image.new("La", (40, 40)), name="scan.tif")
@@ -1009,7 +1009,7 @@ def test_a_colour_mode_that_cannot_be_converted_is_an_error_naming_the_file():
 def test_non_finite_pixels_are_their_own_error(tmp_path, value):
     from PIL import Image
 
-    from lussi.handwriting import ImageError, load_digit_image
+    from lussi.handwriting.files import ImageError, load_digit_image
 
     pixels = _seven().astype(np.float32) / 255
     pixels[5, 5] = value
@@ -1024,7 +1024,7 @@ def test_non_finite_pixels_are_their_own_error(tmp_path, value):
 def test_one_hot_pixel_does_not_hide_a_clear_digit(tmp_path, kind):
     from PIL import Image
 
-    from lussi.handwriting import load_digit_image
+    from lussi.handwriting.files import load_digit_image
 
     seven = _seven()
     if kind == "16-bit":
@@ -1041,7 +1041,7 @@ def test_one_hot_pixel_does_not_hide_a_clear_digit(tmp_path, kind):
 def test_a_lone_dot_is_not_reported_as_faint_ink(tmp_path):
     from PIL import Image
 
-    from lussi.handwriting import ImageError, load_digit_image
+    from lussi.handwriting.files import ImageError, load_digit_image
 
     pixels = np.full((40, 40), 255, np.uint8)
     pixels[20, 20] = 0
@@ -1070,7 +1070,7 @@ def digits_knn():
 
 
 def test_colliding_explanation_names_never_overwrite_each_other(tmp_path, digits_knn):
-    from lussi.handwriting import write_explanations
+    from lussi.handwriting.explain import write_explanations
 
     digits, knn = digits_knn
     names = ["a/one.png", "b/one.jpg", "01-one.png", "ONE.png", "c/One.PNG"]

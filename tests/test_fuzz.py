@@ -287,7 +287,7 @@ def picture_bytes(draw):
 @settings(max_examples=EXAMPLES["pictures"], **FUZZ)
 @given(sample=picture_bytes(), size=st.sampled_from([28, 8]), seed=st.integers(0, 2**32))
 def test_the_picture_loader_returns_a_digit_or_an_image_error(tmp_path, sample, size, seed):
-    from lussi.handwriting import MAX_PIXELS, ImageError, load_digit_image
+    from lussi.handwriting.files import MAX_PIXELS, ImageError, load_digit_image
 
     picture, suffix = sample
     path = tmp_path / f"fuzz.{suffix}"

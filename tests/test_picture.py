@@ -8,7 +8,8 @@ from PIL import Image
 from scipy import ndimage
 
 from lussi import picture
-from lussi.handwriting import ImageError, draw_digit, load_digit_image
+from lussi.handwriting.drawing import draw_digit
+from lussi.handwriting.files import ImageError, load_digit_image
 from lussi.picture import NoDigitFound, convert, digit_mask, fit_box, ink_map, ink_polarity, place_by_mass, shrink
 
 FIXTURES = Path(__file__).parent / "fixtures" / "handwriting"
@@ -221,7 +222,7 @@ def test_fingerprint_names_the_conversion():
 
 
 def test_an_mpo_and_a_png_named_jpg_are_read_by_their_content(tmp_path):
-    from lussi.handwriting import _open_image
+    from lussi.handwriting.files import _open_image
 
     photo = draw_digit(4, style="stroke", seed=3, size=(1600, 1200), photo=True)
     photo.save(tmp_path / "plain.jpg", quality=92)

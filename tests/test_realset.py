@@ -11,7 +11,7 @@ from PIL import Image
 from sklearn.neighbors import KNeighborsClassifier
 
 from lussi import picture, realset
-from lussi.handwriting import draw_digit
+from lussi.handwriting.drawing import draw_digit
 from lussi.realset import accuracy_by_kind, convert_set, find_set, half_of, predict_set, read_labels
 
 SET = find_set()
@@ -137,7 +137,7 @@ def _away_from_the_digit(grey):
 def test_blank_parts_of_real_photos_are_refused():
     from PIL import ImageOps
 
-    from lussi.handwriting import _open_image, _to_grey
+    from lussi.handwriting.files import _open_image, _to_grey
 
     refused, kept = 0, []
     for p in read_labels(SET):

@@ -146,12 +146,13 @@ def error_explanations_html(study, *, n: int = 3, knn: str | None = None, net: s
     Returns
     -------
     str
-        HTML fragments of :func:`lussi.handwriting.explain_html` (no headings).
+        HTML fragments of :func:`lussi.handwriting.explain.explain_html` (no headings).
     """
     import html
 
     from ..analysis import misclassified
-    from ..handwriting import explain_html
+    from ..handwriting.explain import explain_html
+    from ..handwriting.predictions import Prediction
 
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
@@ -167,7 +168,7 @@ def error_explanations_html(study, *, n: int = 3, knn: str | None = None, net: s
         for name in (knn, net):
             proba = study.predictions[name].probabilities[i]
             order = [int(c) for c in np.argsort(-proba, kind="stable")[:3] if proba[c] > 0] or [int(proba.argmax())]
-            row[name] = {"predicted": int(study.predicted(name)[i]), "top": [(c, float(proba[c])) for c in order]}
+            row[name] = Prediction(int(study.predicted(name)[i]), tuple((c, float(proba[c])) for c in order))
         true = ds.class_names[int(ds.test_labels[i])]
         parts.append(explain_html(
             ds.test_images[i], study.models[knn].model, train_images=ds.train_images, train_labels=ds.train_labels,

@@ -120,7 +120,7 @@ def _drawn_facts(study) -> dict:
     if study.drawn_predictions is None:
         return {"applicable": False, "reason": info.get("reason", "not computed"),
                 "class_names": list(study.dataset.class_names)}
-    from ..handwriting import drawn_digits_accuracy
+    from ..handwriting.drawn import drawn_digits_accuracy
 
     table = study.drawn_predictions
     accuracy = drawn_digits_accuracy(table)

@@ -345,7 +345,7 @@ def _labelled(table: pd.DataFrame, study) -> pd.DataFrame:
 @_html_block
 def drawn_digits_gallery(study, name: str | None = None) -> HtmlBlock:
     """Digits drawn by code beside what the models see, captioned with ``name``'s answers (default: best network)."""
-    from ..handwriting import drawn_digits_html
+    from ..handwriting.drawn import drawn_digits_html
 
     if study.drawn_predictions is None:
         return _note("Drawn digits do not apply to this dataset (see the text above).")
@@ -356,7 +356,7 @@ def drawn_digits_gallery(study, name: str | None = None) -> HtmlBlock:
 @_html_block
 def drawn_digits_table(study) -> HtmlBlock:
     """Share of drawn digits each model reads correctly, by drawing style."""
-    from ..handwriting import drawn_digits_accuracy
+    from ..handwriting.drawn import drawn_digits_accuracy
 
     if study.drawn_predictions is None:
         return _note("Drawn digits do not apply to this dataset.")
