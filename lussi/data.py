@@ -10,11 +10,9 @@ The test split is only for final figures; every hyperparameter choice uses
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import os
-import tempfile
 import urllib.parse
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
@@ -23,7 +21,7 @@ import numpy as np
 
 from .errors import ChecksumError, DataError
 from .idx import read_idx, write_idx
-from .safe_io import describe_os_error, open_regular
+from .safe_io import atomic_writer, describe_os_error, open_regular
 from .validation import check_split, read_checksums, read_class_names
 
 __all__ = [
@@ -583,30 +581,23 @@ def _download_one(url, target: Path, expected: str, opener, max_bytes: int, time
 
     digest = hashlib.sha256()
     size = 0
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as out, opener(url, timeout=timeout) as response:
-            total = getattr(response, "length", None)
-            if total is not None and total > max_bytes:
-                raise DataError(f"response is {total} bytes, over the {max_bytes}-byte cap")
-            with tqdm(total=total, unit="B", unit_scale=True, desc=target.name, disable=not progress) as bar:
-                for block in iter(lambda: response.read(1 << 16), b""):
-                    size += len(block)
-                    if size > max_bytes:
-                        raise DataError(f"response exceeds the {max_bytes}-byte cap")
-                    digest.update(block)
-                    out.write(block)
-                    bar.update(len(block))
-            out.flush()
-            os.fsync(out.fileno())
+    # The ".part" name lets a later run find what a killed download left (see above).
+    with atomic_writer(target, prefix=f".{target.name}.", suffix=".part") as out, \
+            opener(url, timeout=timeout) as response:
+        total = getattr(response, "length", None)
+        if total is not None and total > max_bytes:
+            raise DataError(f"response is {total} bytes, over the {max_bytes}-byte cap")
+        with tqdm(total=total, unit="B", unit_scale=True, desc=target.name, disable=not progress) as bar:
+            for block in iter(lambda: response.read(1 << 16), b""):
+                size += len(block)
+                if size > max_bytes:
+                    raise DataError(f"response exceeds the {max_bytes}-byte cap")
+                digest.update(block)
+                out.write(block)
+                bar.update(len(block))
         actual = digest.hexdigest()
         if actual != expected:
             raise DataError(f"checksum mismatch: expected sha256 {expected}, got {actual}")
-        os.replace(temp_name, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
 
 
 def load_dataset(

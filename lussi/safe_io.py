@@ -9,12 +9,20 @@ file, says what is wrong and what to do, raised as the caller's error type
 
 :func:`describe_os_error` words an ``OSError`` (full disk, read-only or
 immutable folder, over-long path) for the one-line messages of the CLI.
+
+It is also the one home of the writes lussi makes outside its cache:
+:func:`atomic_writer` (a temporary file beside the target, renamed into place
+only when the writing finished) and :func:`png_data_uri` (a picture as an
+``<img src>`` that needs no file beside the page). The renderer,
+:mod:`lussi.render`, keeps its own writer so that it can stand alone.
 """
 
 from __future__ import annotations
 
+import base64
 import codecs
 import contextlib
+import io
 import errno
 import json
 import os
@@ -27,9 +35,11 @@ from typing import Sequence
 __all__ = [
     "MAX_TEXT_BYTES",
     "atomic_write_text",
+    "atomic_writer",
     "decode_text",
     "describe_os_error",
     "open_regular",
+    "png_data_uri",
     "read_bytes",
     "read_json_object",
     "read_text",
@@ -169,26 +179,56 @@ def read_json_object(path: str | os.PathLike, *, max_bytes: int = MAX_TEXT_BYTES
     return value
 
 
-def atomic_write_text(path: str | os.PathLike, text: str, *, mode: int = 0o644) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same directory and ``os.replace``.
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike, *, mode: int = 0o644, prefix: str = ".lussi-", suffix: str = ".tmp"):
+    """Open a binary temporary file beside ``path``; on a clean exit it replaces ``path``, otherwise it is removed.
 
-    The temporary name is short (``.lussi-XXXXXXXX.tmp``) so that a destination
+    The data are flushed and fsynced before the rename, so ``path`` is either
+    the old file or the whole new one, even if the run is killed. The default
+    temporary name is short (``.lussi-XXXXXXXX.tmp``) so that a destination
     whose name is near the 255-byte limit can still be written.
+
+    Parameters
+    ----------
+    path : path-like
+        The destination.
+    mode : int, default 0o644
+        Its permissions (``mkstemp`` makes temporary files private).
+    prefix, suffix : str
+        Of the temporary file's name, for callers that clean up leftovers by name.
+
+    Yields
+    ------
+    file object
+        Opened for binary writing.
     """
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=".lussi-", suffix=".tmp", dir=path.parent)
+    handle, temporary = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "wb") as stream:
+            yield stream
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(temporary, mode)  # mkstemp makes it private
+        os.chmod(temporary, mode)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
-    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, *, mode: int = 0o644) -> Path:
+    """Write ``text`` as UTF-8 to ``path`` with :func:`atomic_writer`."""
+    with atomic_writer(path, mode=mode) as stream:
+        stream.write(text.encode("utf-8"))
+    return Path(path)
+
+
+def png_data_uri(picture) -> str:
+    """A PIL image as an optimised PNG ``data:`` URI, for pages that must carry their pictures."""
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _clip_utf8(text: str, max_bytes: int) -> str:

@@ -16,9 +16,7 @@ that a reader would want as a number.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import math
 from collections.abc import Mapping, Sequence
 
@@ -26,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from lussi.data import check_images
+from lussi.safe_io import png_data_uri
 
 __all__ = [
     "digit_grid_html",
@@ -148,9 +147,7 @@ def _png_data_uri(image: np.ndarray, *, scale: int, invert: bool) -> str:
     if scale > 1:
         h, w = image.shape
         picture = picture.resize((w * scale, h * scale), Image.Resampling.NEAREST)
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return png_data_uri(picture)
 
 
 def _img_tag(image, *, scale, invert, alt, title=None, border="transparent") -> str:

@@ -20,8 +20,6 @@ thumbnail for HTML pages.
 
 from __future__ import annotations
 
-import base64
-import io
 import math
 import os
 import stat
@@ -32,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..picture import WORK_SIDE, NoDigitFound, convert
-from ..safe_io import describe_os_error
+from ..safe_io import describe_os_error, png_data_uri
 
 __all__ = [
     "MAX_PIXELS",
@@ -353,6 +351,4 @@ def picture_data_uri(picture, *, max_side: int = 220) -> str:
     if thumbnail.mode not in ("L", "RGB", "RGBA"):
         thumbnail = thumbnail.convert("RGBA" if "A" in thumbnail.getbands() else "RGB")
     thumbnail.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    thumbnail.save(buffer, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return png_data_uri(thumbnail)
