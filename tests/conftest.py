@@ -14,6 +14,20 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from lussi.data import write_idx  # noqa: E402
 
+# Fixtures that train a Keras model. Every test that uses one is marked slow, wherever it is, so that
+# `pytest -m "not slow"` stays a quick loop (tests that train or start a kernel in their body carry the mark).
+KERAS_TRAINING_FIXTURES = frozenset({"fitted_mlp", "fitted_cnn", "fitted_models", "study"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        # A fixture asked for by name through a parameter (request.getfixturevalue) counts too.
+        requested = {value for value in getattr(getattr(item, "callspec", None), "params", {}).values()
+                     if isinstance(value, str)}
+        if KERAS_TRAINING_FIXTURES.intersection({*getattr(item, "fixturenames", ()), *requested}):
+            item.add_marker(pytest.mark.slow)
+
+
 IDX_STEMS = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",

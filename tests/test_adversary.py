@@ -139,6 +139,7 @@ print(entry.path)
 """
 
 
+@pytest.mark.slow  # a whole lussi train start-up in a subprocess
 def test_cleanup_never_removes_a_build_that_is_still_running(tmp_path, tiny, capsys):
     root, ready, go = tmp_path / "cache", tmp_path / "ready", tmp_path / "go"
     proc = subprocess.Popen([sys.executable, "-c", HOLD_BUILD, root, ready, go], env=_env(root),
@@ -526,6 +527,7 @@ def test_a_lock_path_that_is_not_a_lock_file_is_replaced(tmp_path, kind):
     assert lock.is_file() and not lock.is_symlink()
 
 
+@pytest.mark.slow  # a whole lussi train in a subprocess
 @pytest.mark.parametrize("rebuild", [False, True])
 def test_a_dangling_symlink_entry_is_rebuilt_by_the_cli(tmp_path, tiny, capsys, rebuild):
     argv = ["-q", "train", "--dataset", tiny, "--profile", "quick", "--models", "knn_seed", "--cache-dir",
@@ -683,6 +685,7 @@ def test_empty_or_unknown_report_parameters_are_refused_before_rendering(tmp_pat
     assert not (tmp_path / "report.html").exists()
 
 
+@pytest.mark.slow  # starts lussi in a subprocess that imports Keras
 @pytest.mark.parametrize("backend, package", [("torch", "torch"), ("jax", "jax")])
 def test_a_missing_keras_backend_package_says_what_to_install(tmp_path, trainable, backend, package):
     if importlib.util.find_spec(package) is not None:
@@ -818,6 +821,7 @@ def lock_holder(root: Path):
         proc.wait()
 
 
+@pytest.mark.slow  # waits for a lock time limit in a subprocess
 @pytest.mark.parametrize("how", ["argument", "environment"])
 def test_a_lock_wait_names_the_holder_and_gives_up_after_the_time_limit(tmp_path, how):
     root = tmp_path / "cache"

@@ -17,6 +17,7 @@ def run(capsys, *argv):
     return status, out, err
 
 
+@pytest.mark.slow  # trains the quick study (Keras) through the CLI
 def test_evaluate_json_on_digits(capsys, cache_dir):
     status, out, err = run(capsys, "-q", "evaluate", "--dataset", "digits", "--profile", "quick", "--models", "knn,mlp", "--json")
     assert status == 0, err

@@ -48,6 +48,7 @@ PICTURE_BYTES_PER_PIXEL = 64
 TOTALS = {name: {"inputs": 0, "seconds": 0.0, "peak": 0} for name in EXAMPLES}
 
 pytestmark = [
+    pytest.mark.slow,  # 10,200 generated inputs per run (about 40 s): the full suite's, not the quick loop's
     pytest.mark.filterwarnings("ignore::UserWarning"),  # Pillow's notes on the corrupt files
     pytest.mark.filterwarnings("error::RuntimeWarning"),  # a NaN computed from a bad input is a bug too
 ]

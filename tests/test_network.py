@@ -243,6 +243,7 @@ def test_summary_table_and_sizes(fitted_mlp):
     assert model.nbytes == 4 * model.n_params  # float32 parameters
 
 
+@pytest.mark.slow  # trains a Keras network
 def test_progress_prints_one_line_per_epoch(digits, capsys):
     model = NetworkClassifier.from_config(_quick(seed_mlp_config(), epochs=2))
     model.fit(digits.train_images[:200], digits.train_labels[:200], progress=True)
@@ -250,6 +251,7 @@ def test_progress_prints_one_line_per_epoch(digits, capsys):
     assert len(lines) == 2 and "val_accuracy nan" in lines[0]
 
 
+@pytest.mark.slow  # trains a Keras network
 def test_label_smoothing_trains_and_loads(digits, tmp_path):
     model = NetworkClassifier.from_config(_quick(seed_mlp_config(), epochs=1, label_smoothing=0.1))
     history = model.fit(digits.train_images, digits.train_labels).history_
@@ -304,6 +306,7 @@ def test_load_refuses_directories_without_a_saved_network(tmp_path):
 # --------------------------------------------------------------------------- reproducibility
 
 
+@pytest.mark.slow  # trains two Keras networks per case
 @pytest.mark.parametrize("architecture", ["mlp", "cnn"])
 def test_same_seed_gives_the_same_weights(architecture):
     rng = np.random.default_rng(0)

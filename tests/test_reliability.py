@@ -275,6 +275,7 @@ def test_mnist_missing_or_altered_files_are_clear_cli_errors(tmp_path, capsys, m
     )
 
 
+@pytest.mark.slow  # starts lussi in subprocesses
 @pytest.mark.parametrize("debug", [False, True])
 def test_real_process_exit_status_and_traceback_only_with_debug(tmp_path, debug):
     directory = tmp_path / "data"
@@ -337,6 +338,7 @@ def test_unwritable_or_unreadable_cache_directory_is_one_clear_cli_error(tmp_pat
     assert_one_line_error(status, err, "not writable or not readable", str(locked))
 
 
+@pytest.mark.slow  # starts lussi in a subprocess that imports Keras
 def test_unknown_keras_backend_is_one_clear_cli_error(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "lussi.cli", "-q", "train", "--dataset", "digits", "--profile", "quick",
@@ -658,6 +660,7 @@ def test_the_lambda_payload_does_execute_when_loaded_unsafely(tmp_path):
     assert canary.exists()
 
 
+@pytest.mark.slow  # trains and saves a Keras network
 def test_planted_lambda_layer_in_a_network_entry_is_discarded_or_refused(tmp_path, tiny_digits):
     from lussi.models.network import NetworkConfig
     from lussi.models.train import train_neural_network
@@ -868,6 +871,7 @@ def test_a_100k_batch_gives_the_same_answers_as_small_batches(fitted_models, dig
         np.testing.assert_array_equal(model.predict(big), np.tile(small.argmax(axis=1), reps)[:100_000])
 
 
+@pytest.mark.slow  # 100,000 MNIST-sized queries
 def test_knn_predicts_100k_mnist_sized_images_in_bounded_memory(digits):
     """Python-side peak memory (tracemalloc sees NumPy) of 100,000 28x28 images is that of 10,000.
 
