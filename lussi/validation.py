@@ -11,8 +11,8 @@ truncated to an integer class.
 scikit-learn estimators (:mod:`lussi.models`), built on scikit-learn's own
 ``validate_data``/``check_array``.
 
-:func:`check_image_batch`, :func:`check_integer` and :func:`check_positive_number`
-are the argument checks of the image functions (:mod:`lussi.transforms`,
+:func:`check_image_batch`, :func:`check_integer`, :func:`check_positive_number`
+and :func:`check_labels` are the argument checks of the image and analysis functions (:mod:`lussi.transforms`,
 :mod:`lussi.models.preprocess`, :mod:`lussi.robustness`, :mod:`lussi.visualize`).
 """
 
@@ -34,6 +34,7 @@ from .safe_io import decode_text, read_bytes, read_text
 __all__ = [
     "check_image_batch",
     "check_integer",
+    "check_labels",
     "check_positive_number",
     "check_split",
     "class_labels",
@@ -265,6 +266,24 @@ def check_positive_number(value, name: str) -> float:
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}") from None
     return value
+
+
+def check_labels(y, name: str) -> np.ndarray:
+    """``y`` as a 1-D int64 array of class labels (at least one), or a ValueError that names ``name``.
+
+    The label rule of :mod:`lussi.analysis` and :mod:`lussi.visualize`.
+    """
+    arr = np.asarray(y)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of shape (n,), got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty; pass at least one label")
+    if arr.dtype.kind not in "iu":
+        raise ValueError(
+            f"{name} must hold integer class labels, got dtype {arr.dtype}; "
+            "convert with .astype(np.int64) if the values are whole numbers"
+        )
+    return arr.astype(np.int64, copy=False)
 
 
 # --------------------------------------------------------------------------- model inputs

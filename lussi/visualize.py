@@ -25,7 +25,7 @@ import pandas as pd
 
 from lussi.data import check_images
 from lussi.safe_io import png_data_uri
-from lussi.validation import check_image_batch
+from lussi.validation import check_image_batch, check_labels
 
 __all__ = [
     "digit_grid_html",
@@ -325,9 +325,7 @@ def _check_labels_like(values, n, name) -> np.ndarray:
     array = np.asarray(values)
     if array.ndim != 1 or len(array) != n:
         raise ValueError(f"{name} must have shape ({n},) to match images, got {array.shape}")
-    if array.dtype.kind not in "iu":
-        raise ValueError(f"{name} must hold integer labels, got dtype {array.dtype}")
-    return array.astype(np.int64, copy=False)
+    return check_labels(array, name)
 
 
 def gallery_html(
