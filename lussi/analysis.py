@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .validation import check_labels
+
 __all__ = [
     "AccuracyInterval",
     "Confusion",
@@ -41,24 +43,9 @@ MCNEMAR_EXACT_BELOW = 25
 # --------------------------------------------------------------------------- validation
 
 
-def _check_labels(y, name: str) -> np.ndarray:
-    """Return ``y`` as a 1-D int64 array or raise a ValueError that names ``name``."""
-    arr = np.asarray(y)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of shape (n,), got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty; pass at least one label")
-    if arr.dtype.kind not in "iu":
-        raise ValueError(
-            f"{name} must hold integer class labels, got dtype {arr.dtype}; "
-            "convert with .astype(np.int64) if the values are whole numbers"
-        )
-    return arr.astype(np.int64, copy=False)
-
-
 def _check_pair(y_true, y_pred, pred_name: str = "y_pred") -> tuple[np.ndarray, np.ndarray]:
-    y_true = _check_labels(y_true, "y_true")
-    y_pred = _check_labels(y_pred, pred_name)
+    y_true = check_labels(y_true, "y_true")
+    y_pred = check_labels(y_pred, pred_name)
     if y_pred.shape != y_true.shape:
         raise ValueError(
             f"{pred_name} has {y_pred.size} labels but y_true has {y_true.size}; "
@@ -73,7 +60,7 @@ def _check_predictions(y_true, predictions) -> tuple[np.ndarray, dict[str, np.nd
             "predictions must be a non-empty dict mapping model name -> predicted labels, "
             f"got {type(predictions).__name__}"
         )
-    y_true = _check_labels(y_true, "y_true")
+    y_true = check_labels(y_true, "y_true")
     checked = {}
     for name, pred in predictions.items():
         if not isinstance(name, str) or not name:
@@ -93,7 +80,7 @@ def _resolve_labels(arrays, labels, class_names) -> tuple[np.ndarray, tuple[str,
             labels = np.arange(len(class_names))
         else:
             labels = np.unique(np.concatenate(arrays))
-    labels = _check_labels(labels, "labels")
+    labels = check_labels(labels, "labels")
     if np.unique(labels).size != labels.size:
         raise ValueError(f"labels must be unique, got {labels.tolist()}")
     if class_names is None:

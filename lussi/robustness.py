@@ -2,7 +2,8 @@
 
 Perturbations work on raw uint8 batches ``(n, h, w)`` and return new uint8
 batches of the same shape (values rounded and clipped to 0..255), vectorised
-over the batch and seeded. :func:`robustness_table` makes each perturbed test
+over the batch and seeded; the shifts and rotations are those of
+:mod:`lussi.transforms`. :func:`robustness_table` makes each perturbed test
 set once and lets every model predict it, so the models are compared on the
 very same images; :func:`plot_robustness` draws the table.
 
@@ -22,6 +23,9 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .transforms import rotate_images, shift_images, to_uint8
+from .validation import check_image_batch
+
 __all__ = [
     "SEED_NOISE_HIGH",
     "DenoiseResult",
@@ -36,8 +40,6 @@ __all__ = [
     "psnr",
     "robustness_facts",
     "robustness_table",
-    "rotate_images",
-    "shift_images",
 ]
 
 # The seed study / HOML noise: integers drawn uniformly from [0, SEED_NOISE_HIGH).
@@ -51,22 +53,6 @@ UNITS = {
 }
 # Directions of a shift, as (dx, dy): right, left, down, up.
 _DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1))
-
-
-def _check_batch(images, name: str = "images") -> np.ndarray:
-    array = np.asarray(images)
-    if array.ndim != 3:
-        raise ValueError(
-            f"{name} must have shape (n, height, width), got {array.shape}; "
-            "reshape flattened rows with images.reshape(n, h, w)"
-        )
-    if array.dtype != np.uint8:
-        raise ValueError(f"{name} must be uint8 pixels 0..255, got dtype {array.dtype}")
-    return array
-
-
-def _to_uint8(values: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
 
 
 def _rng(random_state) -> np.random.Generator:
@@ -92,13 +78,13 @@ def add_gaussian_noise(images, sigma: float, *, random_state=None) -> np.ndarray
     ndarray of shape (n, h, w), uint8
         ``clip(rint(images + N(0, sigma^2)), 0, 255)``.
     """
-    images = _check_batch(images)
+    images = check_image_batch(images, dtype=np.uint8)
     if not np.isfinite(sigma) or sigma < 0:
         raise ValueError(f"sigma must be a finite number >= 0 (pixel units), got {sigma!r}")
     if sigma == 0:
         return images.copy()
     noise = _rng(random_state).normal(0.0, sigma, size=images.shape).astype(np.float32)
-    return _to_uint8(images + noise)
+    return to_uint8(images + noise)
 
 
 def add_seed_noise(images, *, high: int = SEED_NOISE_HIGH, random_state=None) -> np.ndarray:
@@ -118,7 +104,7 @@ def add_seed_noise(images, *, high: int = SEED_NOISE_HIGH, random_state=None) ->
     -------
     ndarray of shape (n, h, w), uint8
     """
-    images = _check_batch(images)
+    images = check_image_batch(images, dtype=np.uint8)
     if isinstance(high, bool) or not isinstance(high, (int, np.integer)) or not 0 <= high <= 256:
         raise ValueError(f"high must be an integer in [0, 256], got {high!r}")
     if high == 0:
@@ -126,66 +112,6 @@ def add_seed_noise(images, *, high: int = SEED_NOISE_HIGH, random_state=None) ->
     # Default int64 draws: the same stream as the book's rng.integers(0, 100, shape).
     noise = _rng(random_state).integers(0, high, size=images.shape)
     return np.minimum(images + noise, 255).astype(np.uint8)
-
-
-def shift_images(images, dx: int, dy: int) -> np.ndarray:
-    """Translate every image by whole pixels, filling the uncovered border with 0 (background).
-
-    Parameters
-    ----------
-    images : ndarray of shape (n, h, w), uint8
-    dx, dy : int
-        Pixels to the right (``dx > 0``) and down (``dy > 0``); negative
-        values move left / up. Pixels pushed past the border are lost.
-
-    Returns
-    -------
-    ndarray of shape (n, h, w), uint8
-        ``out[:, y + dy, x + dx] = images[:, y, x]``.
-    """
-    images = _check_batch(images)
-    for name, value in (("dx", dx), ("dy", dy)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{name} must be an integer number of pixels, got {value!r}")
-    h, w = images.shape[1:]
-    out = np.zeros_like(images)
-    if abs(dx) >= w or abs(dy) >= h:
-        return out
-    # Slicing rather than np.roll: roll would wrap ink around to the other side.
-    src_y = slice(max(0, -dy), h - max(0, dy))
-    dst_y = slice(max(0, dy), h - max(0, -dy))
-    src_x = slice(max(0, -dx), w - max(0, dx))
-    dst_x = slice(max(0, dx), w - max(0, -dx))
-    out[:, dst_y, dst_x] = images[:, src_y, src_x]
-    return out
-
-
-def rotate_images(images, degrees: float) -> np.ndarray:
-    """Rotate every image about its centre (bilinear, same size, zero fill).
-
-    Parameters
-    ----------
-    images : ndarray of shape (n, h, w), uint8
-    degrees : float
-        Positive angles turn the digit counter-clockwise as displayed (row 0
-        at the top); a multiple of 360 returns a copy.
-
-    Returns
-    -------
-    ndarray of shape (n, h, w), uint8
-        :func:`scipy.ndimage.rotate` with ``reshape=False, order=1``, rounded.
-    """
-    from scipy.ndimage import rotate
-
-    images = _check_batch(images)
-    if not np.isfinite(degrees):
-        raise ValueError(f"degrees must be a finite number, got {degrees!r}")
-    if float(degrees) % 360 == 0:
-        return images.copy()
-    # One call rotates the whole batch in the (h, w) plane; float32 so rounding happens once, here.
-    turned = rotate(images.astype(np.float32), float(degrees), axes=(1, 2), reshape=False, order=1,
-                    mode="constant", cval=0.0)
-    return _to_uint8(turned)
 
 
 def _shift_random_direction(images: np.ndarray, pixels: int, rng: np.random.Generator) -> np.ndarray:
@@ -241,7 +167,7 @@ class Perturbation:
         perturbation's name and level, so adding or reordering perturbations
         never changes the images another one produces.
         """
-        images = _check_batch(images)
+        images = check_image_batch(images, dtype=np.uint8)
         tag = zlib.crc32(f"{self.name}:{self.level!r}".encode())
         out = self.function(images, np.random.default_rng([int(random_state), tag]))
         if not isinstance(out, np.ndarray) or out.shape != images.shape or out.dtype != np.uint8:
@@ -335,7 +261,7 @@ def robustness_table(
     """
     from lussi.analysis import accuracy_interval
 
-    images = _check_batch(images)
+    images = check_image_batch(images, dtype=np.uint8)
     labels = np.asarray(labels)
     if labels.shape != (len(images),) or labels.dtype.kind not in "iu":
         raise ValueError(f"labels must be integers of shape ({len(images)},), got {labels.dtype} {labels.shape}")
@@ -539,7 +465,8 @@ class KNNDenoiser:
         """
         from lussi.models.search import BoundIndex
 
-        noisy, clean = _check_batch(noisy, "noisy"), _check_batch(clean, "clean")
+        noisy = check_image_batch(noisy, name="noisy", dtype=np.uint8)
+        clean = check_image_batch(clean, name="clean", dtype=np.uint8)
         if noisy.shape != clean.shape:
             raise ValueError(f"noisy and clean must have the same shape, got {noisy.shape} and {clean.shape}")
         if self.n_neighbors > len(noisy):
@@ -563,7 +490,7 @@ class KNNDenoiser:
         """
         if self._index is None:
             raise RuntimeError("this KNNDenoiser is not fitted; call fit(noisy, clean) first")
-        noisy = _check_batch(noisy, "noisy")
+        noisy = check_image_batch(noisy, name="noisy", dtype=np.uint8)
         if noisy.shape[1:] != self.image_shape:
             raise ValueError(f"noisy images must be {self.image_shape}, got {noisy.shape[1:]}")
         out = np.empty((len(noisy), int(np.prod(self.image_shape))), dtype=np.uint8)
@@ -572,7 +499,7 @@ class KNNDenoiser:
             block = noisy[start:start + 2048].reshape(-1, out.shape[1])
             _, rows = self._index.search_squared(block, self.n_neighbors)
             mean = self._targets[rows].mean(axis=1, dtype=np.float32)
-            out[start:start + len(block)] = _to_uint8(mean)
+            out[start:start + len(block)] = to_uint8(mean)
         return out.reshape(len(noisy), *self.image_shape)
 
 
@@ -648,8 +575,8 @@ def denoise_demo(
     -------
     DenoiseResult
     """
-    train_images = _check_batch(train_images, "train_images")
-    test_images = _check_batch(test_images, "test_images")
+    train_images = check_image_batch(train_images, name="train_images", dtype=np.uint8)
+    test_images = check_image_batch(test_images, name="test_images", dtype=np.uint8)
     for name, value in (("n_train", n_train), ("n_test", n_test), ("n_show", n_show)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")

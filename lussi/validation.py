@@ -10,12 +10,17 @@ truncated to an integer class.
 :func:`image_batch` and :func:`class_labels` are the one input rule of lussi's
 scikit-learn estimators (:mod:`lussi.models`), built on scikit-learn's own
 ``validate_data``/``check_array``.
+
+:func:`check_image_batch`, :func:`check_integer`, :func:`check_positive_number`
+and :func:`check_labels` are the argument checks of the image and analysis functions (:mod:`lussi.transforms`,
+:mod:`lussi.models.preprocess`, :mod:`lussi.robustness`, :mod:`lussi.visualize`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import numbers
 import os
 import re
 import unicodedata
@@ -26,7 +31,18 @@ import numpy as np
 from .errors import ChecksumError, DataError
 from .safe_io import decode_text, read_bytes, read_text
 
-__all__ = ["check_split", "class_labels", "image_batch", "read_checksums", "read_class_names", "schema_problem"]
+__all__ = [
+    "check_image_batch",
+    "check_integer",
+    "check_labels",
+    "check_positive_number",
+    "check_split",
+    "class_labels",
+    "image_batch",
+    "read_checksums",
+    "read_class_names",
+    "schema_problem",
+]
 
 _SUMS_LINE = re.compile(r"^(?P<digest>[0-9a-fA-F]{64}) [ *](?P<name>.*)$")
 # Integer idx types (0x08 ubyte, 0x09 byte, 0x0B short, 0x0C int): what labels may be.
@@ -178,6 +194,96 @@ def schema_problem(value, schema, where: str) -> str:
     if isinstance(value, bool) and bool not in types or not isinstance(value, types):
         return f"{where} is a {type(value).__name__}, expected {' or '.join(t.__name__ for t in types)}"
     return ""
+
+
+# --------------------------------------------------------------------------- function arguments
+
+
+def check_image_batch(images, *, name: str = "images", dtype=None) -> np.ndarray:
+    """``images`` as an array of shape ``(n, height, width)``, or a ValueError saying what to change.
+
+    Parameters
+    ----------
+    images : array-like
+    name : str, default "images"
+        Names the argument in the message.
+    dtype : numpy dtype, optional
+        The one dtype accepted (``np.uint8`` for raw pixels); by default any
+        integer or floating dtype (not bool).
+
+    Returns
+    -------
+    ndarray
+        ``np.asarray(images)``, not copied or converted.
+    """
+    array = np.asarray(images)
+    if array.ndim != 3:
+        raise ValueError(f"{name} must have shape (n, height, width), got {array.shape}; "
+                         "reshape flattened rows with images.reshape(n, h, w)")
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        if array.dtype != dtype:
+            if dtype == np.uint8:
+                what, fix = "uint8 pixels 0..255", "np.clip(np.rint(images), 0, 255).astype(np.uint8)"
+            else:
+                what, fix = f"of dtype {dtype}", f"images.astype({dtype})"
+            raise ValueError(f"{name} must be {what}, got dtype {array.dtype}; convert with {fix}")
+    elif not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise ValueError(f"{name} must be numeric (integer or float pixel intensities), got dtype {array.dtype}; "
+                         "convert with images.astype(np.float32)")
+    return array
+
+
+def check_integer(value, name: str, minimum: int) -> int:
+    """``value`` if it is an integer (not a bool) ``>= minimum``; else a ValueError.
+
+    The type and range test is scikit-learn's ``check_scalar``; its TypeError
+    and ValueError become one ValueError with lussi's message.
+    """
+    from sklearn.utils import check_scalar
+
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        check_scalar(value, name, numbers.Integral, min_val=minimum)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}") from None
+    return value
+
+
+def check_positive_number(value, name: str) -> float:
+    """``value`` if it is a finite real number (not a bool) ``> 0``; else a ValueError.
+
+    As :func:`check_integer`, on scikit-learn's ``check_scalar``; NaN, which
+    compares false with every bound, is refused here.
+    """
+    from sklearn.utils import check_scalar
+
+    try:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+            raise TypeError
+        check_scalar(value, name, numbers.Real, min_val=0, include_boundaries="neither")
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}") from None
+    return value
+
+
+def check_labels(y, name: str) -> np.ndarray:
+    """``y`` as a 1-D int64 array of class labels (at least one), or a ValueError that names ``name``.
+
+    The label rule of :mod:`lussi.analysis` and :mod:`lussi.visualize`.
+    """
+    arr = np.asarray(y)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of shape (n,), got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty; pass at least one label")
+    if arr.dtype.kind not in "iu":
+        raise ValueError(
+            f"{name} must hold integer class labels, got dtype {arr.dtype}; "
+            "convert with .astype(np.int64) if the values are whole numbers"
+        )
+    return arr.astype(np.int64, copy=False)
 
 
 # --------------------------------------------------------------------------- model inputs

@@ -25,6 +25,7 @@ import pandas as pd
 
 from lussi.data import check_images
 from lussi.safe_io import png_data_uri
+from lussi.validation import check_image_batch, check_labels
 
 __all__ = [
     "digit_grid_html",
@@ -129,13 +130,6 @@ def _require_columns(df, columns, name):
         raise ValueError(f"{name} lacks columns {missing}; it has {list(df.columns)}")
     if df.empty:
         raise ValueError(f"{name} is empty; nothing to plot")
-
-
-def _check_batch(images, name="images") -> np.ndarray:
-    array = np.asarray(images)
-    if array.ndim != 3:
-        raise ValueError(f"{name} must have shape (n, h, w), got {array.shape}")
-    return check_images(array, array.shape[1:])
 
 
 def _png_data_uri(image: np.ndarray, *, scale: int, invert: bool) -> str:
@@ -287,7 +281,8 @@ def digit_grid_html(
     str
         A ``<div>`` of rows, each a header plus ``<img>`` tags with data URIs.
     """
-    images = _check_batch(images)
+    images = check_image_batch(images)
+    images = check_images(images, images.shape[1:])  # uint8 0-255 or float 0-1, as a model is given
     labels = _check_labels_like(labels, len(images), "labels")
     if predictions is not None:
         predictions = _check_labels_like(predictions, len(images), "predictions")
@@ -330,9 +325,7 @@ def _check_labels_like(values, n, name) -> np.ndarray:
     array = np.asarray(values)
     if array.ndim != 1 or len(array) != n:
         raise ValueError(f"{name} must have shape ({n},) to match images, got {array.shape}")
-    if array.dtype.kind not in "iu":
-        raise ValueError(f"{name} must hold integer labels, got dtype {array.dtype}")
-    return array.astype(np.int64, copy=False)
+    return check_labels(array, name)
 
 
 def gallery_html(
@@ -369,7 +362,8 @@ def gallery_html(
     str
         A CSS-grid ``<div>`` of ``min(n, max_items)`` items.
     """
-    images = _check_batch(images)
+    images = check_image_batch(images)
+    images = check_images(images, images.shape[1:])  # uint8 0-255 or float 0-1, as a model is given
     captions = [str(c) for c in captions]
     if len(captions) != len(images):
         raise ValueError(f"got {len(images)} images but {len(captions)} captions; pass one caption per image")

@@ -129,7 +129,7 @@ def test_digit_grid_html_validates(digits):
     images, labels = digits
     with pytest.raises(ValueError, match=r"labels must have shape \(1797,\)"):
         digit_grid_html(images, labels[:5])
-    with pytest.raises(ValueError, match=r"images must have shape \(n, h, w\)"):
+    with pytest.raises(ValueError, match=r"images must have shape \(n, height, width\).*images.reshape\(n, h, w\)"):
         digit_grid_html(images.reshape(len(images), -1), labels)
 
 
