@@ -306,8 +306,10 @@ def image_batch(estimator, X, *, reset: bool) -> np.ndarray:
     * integer (and boolean) arrays are pixel intensities 0-255, MNIST's uint8
       form, which the models use exactly; other integers are refused;
     * float arrays are intensities scaled to [0, 1] (Keras' convention) and
-      are multiplied by 255. They are neither rounded nor clipped, so any
-      finite features (standardised ones, say) are accepted too.
+      are multiplied by 255. They are neither rounded nor clipped, so
+      features with negative values (standardised ones, from a Pipeline's
+      scaler) are accepted too; non-negative floats above 1 are refused, as
+      they are almost always 0-255 pixels that would be read 255x too bright.
 
     Parameters
     ----------
@@ -326,7 +328,7 @@ def image_batch(estimator, X, *, reset: bool) -> np.ndarray:
     ------
     ValueError
         Not numbers, NaN or infinite values, no samples, a shape that does not
-        match, or integers outside 0-255.
+        match, integers outside 0-255, or non-negative floats above 1.
     sklearn.exceptions.NotFittedError
         ``reset=False`` on an estimator that was never fitted.
     """
@@ -386,6 +388,11 @@ def _pixel_units(images: np.ndarray) -> np.ndarray:
             raise ValueError(f"integer images must hold pixel values 0-255, got values in [{low}, {high}]; "
                              "pass other features as floats")
         return images.astype(np.uint8)
+    if images.size and float(images.min()) >= 0.0 and float(images.max()) > 1.0:
+        # Non-negative floats above 1 are 0-255 pixels far more often than features: scaled as [0, 1]
+        # intensities they would be 255x too bright and every prediction wrong, so they are refused.
+        raise ValueError(f"float images must be scaled to [0, 1], got values up to {float(images.max()):g}; "
+                         "divide by 255, or pass 0-255 pixels as uint8")
     return (images * 255.0).astype(np.float32)
 
 

@@ -273,6 +273,18 @@ EXPECTED_FAILED_CHECKS = {
     # NumPy preprocessing), so it does not declare array-API support and this check cannot apply.
     "check_array_api_input": "NumPy only: the search and preprocessing take NumPy arrays, no array-API namespace",
 }
+# These checks draw non-negative floats above 1 (uniform draws times 3, integer-valued floats...). lussi
+# refuses those as 0-255 pixels that would be read 255x too bright: a silent wrong answer otherwise.
+# test_the_refused_checks_pass_but_for_the_float_rule shows that nothing else trips them.
+REFUSED_UNSCALED_FLOATS = (
+    "check_dict_unchanged", "check_dont_overwrite_parameters", "check_estimators_dtypes",
+    "check_f_contiguous_array_estimator", "check_fit2d_1feature", "check_fit2d_1sample",
+    "check_fit2d_predict1d", "check_fit_check_is_fitted", "check_fit_idempotent",
+    "check_methods_sample_order_invariance", "check_methods_subset_invariance", "check_n_features_in",
+    "check_requires_y_none",
+)
+EXPECTED_FAILED_CHECKS.update(
+    {name: "feeds non-negative floats above 1, refused as unscaled 0-255 pixels" for name in REFUSED_UNSCALED_FLOATS})
 
 
 @parametrize_with_checks(
@@ -285,6 +297,24 @@ EXPECTED_FAILED_CHECKS = {
 )
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+def test_the_refused_checks_pass_but_for_the_float_rule(monkeypatch):
+    """With the refusal of non-negative floats above 1 switched off, the listed checks pass."""
+    from sklearn.utils.estimator_checks import check_estimator
+
+    import lussi.validation as validation
+
+    original = validation._pixel_units
+
+    def without_the_rule(images):
+        return (images * 255.0).astype(np.float32) if images.dtype.kind == "f" else original(images)
+
+    monkeypatch.setattr(validation, "_pixel_units", without_the_rule)
+    results = check_estimator(KNNClassifier(), on_fail=None,
+                              expected_failed_checks={"check_array_api_input": "NumPy only"})
+    outcome = {result["check_name"]: result["status"] for result in results}
+    assert {name: outcome[name] for name in REFUSED_UNSCALED_FLOATS} == dict.fromkeys(REFUSED_UNSCALED_FLOATS, "passed")
 
 
 def test_parameters_are_the_config_fields_with_its_defaults():

@@ -431,6 +431,9 @@ BAD_IMAGES = {
     "nan": (np.full((1, 8, 8), np.nan), "NaN"),
     "inf": (np.full((1, 8, 8), np.inf, np.float32), "infinity"),
     "minus-inf-in-one-pixel": (np.where(np.eye(8)[None] > 0, -np.inf, 0.5), "infinity"),
+    # 0-255 pixels as floats would be read as 255x brighter [0, 1] images: refused, never guessed.
+    "floats-in-0-255": (np.full((1, 8, 8), 200.0), r"float images must be scaled to \[0, 1\]"),
+    "float-pixels-with-one-hot-value": (np.where(np.eye(8)[None] > 0, 1.5, 0.25), r"divide by 255"),
     "int-above-255": (np.full((1, 8, 8), 256, np.int64), "values 0-255, got values in \\[256, 256\\]"),
     "negative-ints": (np.full((1, 8, 8), -1, np.int16), "values 0-255"),
     "empty-batch": (np.zeros((0, 8, 8), np.uint8), "0 sample"),
@@ -451,8 +454,8 @@ def test_bad_images_are_refused_by_every_predict_function(fitted_models, model_n
 def test_documented_conversions_give_the_same_answers(fitted_models, digits, model_name):
     """Flattened rows, other integer dtypes, [0, 1] floats, booleans and lists mean the same digits.
 
-    Floats are not refused outside [0, 1] any more (scikit-learn's estimator checks feed standardised
-    features); they are scaled pixels, so 0-255 floats would mean 255x brighter images.
+    Floats with negative values are features (standardised ones, from a Pipeline's scaler) and are taken as
+    they are; non-negative floats above 1 look like 0-255 pixels and are refused (see BAD_IMAGES).
     """
     model = fitted_models[model_name]
     images = digits.test_images[:50]
