@@ -304,7 +304,7 @@ class Confusion:
     """A confusion matrix with its labels; rows are true classes, columns predictions.
 
     Build it with :meth:`from_predictions` (or :meth:`from_estimator`); draw it with
-    :func:`lussi.visualize.plot_confusion`.
+    :func:`lussi.figures.plot_confusion`.
 
     Attributes
     ----------

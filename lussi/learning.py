@@ -396,9 +396,9 @@ def crossover_points(table: pd.DataFrame, a: str, b: str, *, metric: str = "accu
     list of int
         Increasing sizes; empty when one model is ahead (or level) everywhere.
     """
-    from lussi.visualize import _require_columns
+    from lussi.plotting import require_columns
 
-    _require_columns(table, ["model", "n_train", metric], "table")
+    require_columns(table, ["model", "n_train", metric], "table")
     for name in (a, b):
         if name not in set(table["model"]):
             raise ValueError(f"model {name!r} is not in the table; it has {sorted(set(table['model']))}")
@@ -433,9 +433,9 @@ def overtaking_size(table: pd.DataFrame, a: str, b: str, *, metric: str = "accur
     int or None
         None when ``b`` is not ahead at the largest size both were measured at.
     """
-    from lussi.visualize import _require_columns
+    from lussi.plotting import require_columns
 
-    _require_columns(table, ["model", "n_train", metric], "table")
+    require_columns(table, ["model", "n_train", metric], "table")
     wide = table[table["model"].isin([a, b])].pivot_table(index="n_train", columns="model", values=metric)
     if a not in wide or b not in wide:
         raise ValueError(f"models {a!r} and {b!r} must both be in the table; it has {sorted(set(table['model']))}")
@@ -515,7 +515,7 @@ def plot_learning_curves(table: pd.DataFrame, *, colors: Mapping[str, str] | Non
     table : DataFrame
         From :func:`learning_curve`; ``low``/``high`` are drawn as a band.
     colors : dict of str -> colour, optional
-        From :func:`lussi.visualize.model_colors`.
+        From :func:`lussi.plotting.model_colors`.
 
     Returns
     -------
@@ -526,13 +526,13 @@ def plot_learning_curves(table: pd.DataFrame, *, colors: Mapping[str, str] | Non
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
-    from lussi.visualize import _colors_for, _finish, _require_columns
+    from lussi.plotting import colors_for, finish, require_columns
 
-    _require_columns(
+    require_columns(
         table, ["model", "n_train", "accuracy", "train_seconds", "predict_ms_per_image"], "table"
     )
     models = [str(m) for m in pd.unique(table["model"])]
-    palette = _colors_for(models, colors)
+    palette = colors_for(models, colors)
     fig = Figure(figsize=(12.0, 3.8), layout="constrained")
     acc_ax, fit_ax, pred_ax = fig.subplots(1, 3)
     for model in models:
@@ -552,10 +552,10 @@ def plot_learning_curves(table: pd.DataFrame, *, colors: Mapping[str, str] | Non
     for ax in (acc_ax, fit_ax, pred_ax):
         ax.grid(alpha=0.3, which="both")
     xlabel = "training images"
-    _finish(acc_ax, title="Test accuracy", xlabel=xlabel, ylabel="accuracy")
-    _finish(fit_ax, title="Training time", xlabel=xlabel, ylabel="seconds (fit)")
+    finish(acc_ax, title="Test accuracy", xlabel=xlabel, ylabel="accuracy")
+    finish(fit_ax, title="Training time", xlabel=xlabel, ylabel="seconds (fit)")
     n_test = table.attrs.get("n_test")
     per = f"ms per test image ({n_test:,} at once)" if n_test else "ms per test image"
-    _finish(pred_ax, title="Prediction time", xlabel=xlabel, ylabel=per)
+    finish(pred_ax, title="Prediction time", xlabel=xlabel, ylabel=per)
     pred_ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return fig

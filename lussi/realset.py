@@ -202,7 +202,7 @@ def realset_html(directory, table, labels, *, per_kind: int = 6, thumbnail: int 
     from PIL import Image, ImageOps
 
     from .handwriting.files import ImageError, load_digit_image, picture_data_uri
-    from .visualize import ERROR_COLOR
+    from .plotting import ERROR_COLOR
 
     pictures = {p.name: p for p in read_labels(directory)}
     cells = []

@@ -325,9 +325,9 @@ def robustness_facts(table: pd.DataFrame, a: str, b: str) -> dict:
         with the smaller drop, or None when the strongest level's 95 %
         intervals overlap) and ``levels``: per level ``label``, ``a``, ``b``.
     """
-    from lussi.visualize import _require_columns
+    from lussi.plotting import require_columns
 
-    _require_columns(table, ["perturbation", "level", "label", "model", "accuracy", "low", "high", "n"], "table")
+    require_columns(table, ["perturbation", "level", "label", "model", "accuracy", "low", "high", "n"], "table")
     for name in (a, b):
         if name not in set(table["model"]):
             raise ValueError(f"model {name!r} is not in the table; it has {sorted(set(table['model']))}")
@@ -367,7 +367,7 @@ def plot_robustness(table: pd.DataFrame, *, colors: Mapping[str, str] | None = N
         From :func:`robustness_table` (``perturbation``, ``level``, ``label``,
         ``model``, ``accuracy``; ``low``/``high`` drawn as a band if present).
     colors : dict of str -> colour, optional
-        From :func:`lussi.visualize.model_colors`.
+        From :func:`lussi.plotting.model_colors`.
     units : dict of str -> str, optional
         x-axis label per perturbation kind; defaults cover
         :func:`default_perturbations`, others read "level".
@@ -380,18 +380,12 @@ def plot_robustness(table: pd.DataFrame, *, colors: Mapping[str, str] | None = N
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
-    from lussi.visualize import (
-        LABEL_SIZE,
-        TICK_SIZE,
-        TITLE_SIZE,
-        _colors_for,
-        _require_columns,
-    )
+    from lussi.plotting import LABEL_SIZE, TICK_SIZE, TITLE_SIZE, colors_for, require_columns
 
-    _require_columns(table, ["perturbation", "level", "label", "model", "accuracy"], "table")
+    require_columns(table, ["perturbation", "level", "label", "model", "accuracy"], "table")
     kinds = list(pd.unique(table["perturbation"]))
     models = [str(m) for m in pd.unique(table["model"])]
-    palette = _colors_for(models, colors)
+    palette = colors_for(models, colors)
     labels = {**UNITS, **(dict(units) if units else {})}
     fig = Figure(figsize=(3.2 * len(kinds) + 1.5, 3.6), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(kinds), sharey=True))

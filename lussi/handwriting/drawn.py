@@ -174,7 +174,7 @@ def drawn_digits_html(drawn: DrawnDigits, table=None, *, model: str | None = Non
     """
     from PIL import Image
 
-    from ..visualize import ERROR_COLOR
+    from ..plotting import ERROR_COLOR
 
     predicted = {}
     if table is not None:

@@ -188,7 +188,7 @@ def _source_figure(source) -> str:
 
 def _predictions_block(predictions: Mapping, class_names, model_labels, heading: str) -> str:
     """Each model's answer and its top classes as bars, in the models' colours."""
-    from ..visualize import model_colors
+    from ..plotting import model_colors
 
     colours = model_colors(list(predictions))
     labels = dict(model_labels or {})

@@ -2,7 +2,7 @@
 
 Each function takes a :class:`~lussi.study.StudyResults` and returns a
 matplotlib Figure, an HTML string or Markdown, by calling :mod:`lussi.analysis`
-and :mod:`lussi.visualize`; ``report.qmd`` cells are one call each.
+and :mod:`lussi.visualize` / :mod:`lussi.figures`; ``report.qmd`` cells are one call each.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .. import visualize
+from .. import figures, plotting, visualize
 from .facts import summary_facts
 from .text import count, megabytes, ms, pct, pvalue, render_text, seconds
 
@@ -87,7 +87,7 @@ def _html_block(view):
 
 def colors(study) -> dict[str, str]:
     """One colour per model label, stable across every figure of the report."""
-    return visualize.model_colors([study.label(n) for n in study.models])
+    return plotting.model_colors([study.label(n) for n in study.models])
 
 
 def text(study, name: str, **context) -> str:
@@ -135,7 +135,7 @@ def sample_grid(study, per_class: int = 10) -> HtmlBlock:
 def class_balance(study):
     """Share of each class in the training and test splits."""
     ds = study.dataset
-    return visualize.plot_class_balance({"train": ds.train_labels, "test": ds.test_labels}, ds.class_names)
+    return figures.plot_class_balance({"train": ds.train_labels, "test": ds.test_labels}, ds.class_names)
 
 
 # --------------------------------------------------------------------------- method
@@ -179,7 +179,7 @@ def k_sweep_figure(study, name: str | None = None):
     """Validation accuracy against k (both vote weightings) for one KNN model (default: raw-pixel KNN)."""
     name = name or ("knn" if "knn" in study.models else study.best("knn"))
     sweep = pd.DataFrame(study.models[name].sweep)
-    fig = visualize.plot_k_sweep(sweep)
+    fig = figures.plot_k_sweep(sweep)
     fig.axes[0].set_title(f"{study.label(name)}: validation accuracy by k")
     return fig
 
@@ -217,7 +217,7 @@ def training_curves(study):
     histories = {
         study.label(n): t.history for n, t in study.models.items() if t.history
     }
-    return visualize.plot_training_history(histories, colors=colors(study))
+    return figures.plot_training_history(histories, colors=colors(study))
 
 
 # --------------------------------------------------------------------------- results
@@ -238,7 +238,7 @@ def accuracy_table(study) -> HtmlBlock:
 
 def accuracy_figure(study):
     """Test accuracy of each model with its 95% interval."""
-    return visualize.plot_accuracy_intervals(study.accuracy_table(), colors=colors(study))
+    return figures.plot_accuracy_intervals(study.accuracy_table(), colors=colors(study))
 
 
 @_html_block
@@ -283,14 +283,14 @@ def per_class_table(study) -> HtmlBlock:
 
 def per_class_figure(study, metric: str = "f1"):
     """Grouped bars of ``metric`` per digit for the headline models."""
-    return visualize.plot_per_class(study.per_class(), metric=metric, colors=colors(study))
+    return figures.plot_per_class(study.per_class(), metric=metric, colors=colors(study))
 
 
 def confusion_figure(study, name: str, kind: str = "counts"):
     """Confusion matrix of model ``name``: ``"counts"``, ``"normalized"`` (by true class) or ``"errors"``."""
     confusion = study.confusion(name)
     options = {"counts": {}, "normalized": {"normalize": "true"}, "errors": {"errors_only": True}}[kind]
-    return visualize.plot_confusion(confusion, title=f"{study.label(name)} ({kind})", **options)
+    return figures.plot_confusion(confusion, title=f"{study.label(name)} ({kind})", **options)
 
 
 @_html_block
@@ -486,7 +486,7 @@ def latency_table(study) -> HtmlBlock:
 
 def latency_figure(study):
     """Per-image time and throughput against batch size, log-log."""
-    return visualize.plot_latency(study.latency, colors=colors(study))
+    return figures.plot_latency(study.latency, colors=colors(study))
 
 
 @_html_block
