@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -31,6 +30,8 @@ from .cache import Cache
 from .config import Profile, get_profile
 from .data import Dataset, load_dataset
 from .models.train import TestPredictions, TrainedModel, predict_test, train_model
+from .stages import run_stage
+from .study_stages import LATENCY, SEED_SPLIT, digit_classes
 
 __all__ = ["ModelSpec", "StudyResults", "compute_extras", "digit_classes", "run_study", "study_models"]
 
@@ -239,244 +240,12 @@ class StudyResults:
                              for name, trained in self.models.items()])
 
 
-def _hardware() -> dict:
-    from .timing import hardware_info
-
-    return hardware_info()
-
-
-def _latency(study_models: dict, specs: dict, dataset: Dataset, profile: Profile, cache: Cache, progress: bool, rebuild: bool):
-    """Latency sweep of every model, cached per (models, hardware, profile): timing is the slow part of a render."""
-    import pandas as pd
-
-    from .timing import latency_sweep
-
-    hardware = _hardware()
-    material = {
-        "models": {name: trained.entry.key for name, trained in study_models.items()},
-        "batch_sizes": list(profile.latency_batch_sizes),
-        "budget": profile.latency_budget_s,
-        "cpu": hardware.get("cpu_model"),
-        "cores": hardware.get("logical_cores"),
-        "data": dataset.fingerprint,
-    }
-
-    def build(directory: Path) -> dict:
-        fns = {}
-        for name, trained in study_models.items():
-            fns[specs[name].label] = (trained.model.predict, trained.model.call_path(1))
-        sweep = latency_sweep(
-            fns,
-            dataset.test_images,
-            batch_sizes=profile.latency_batch_sizes,
-            time_budget=profile.latency_budget_s,
-            progress=progress,
-            random_state=profile.seed,
-        )
-        return {"latency": sweep.to_dict(orient="records"), "measured_at": time.time()}
-
-    entry = cache.get_or_build("latency", material, build, rebuild=rebuild,
-                               schema={"latency": list, "measured_at": float})
-    return pd.DataFrame(entry.record["latency"]), entry.record["measured_at"]
-
-
-def _seed_split(dataset: Dataset, profile: Profile, cache: Cache, rebuild: bool) -> dict:
-    """The seed study's method as it was run: StandardScaler + k=3 on a random 80/20 split of train+test pooled.
-
-    Shown next to the same pipeline on the standard split, to make visible why the
-    method changed; it is a reproduction of the seed, not a model of this study.
-    """
-    from sklearn.model_selection import train_test_split
-
-    from .models.knn import KNNClassifier, seed_knn_config
-
-    config = seed_knn_config()
-    material = {"data": dataset.fingerprint, "config": config.to_dict(), "seed": profile.seed}
-
-    def build(directory: Path) -> dict:
-        images = np.concatenate([dataset.train_images, dataset.test_images])
-        labels = np.concatenate([dataset.train_labels, dataset.test_labels])
-        train_idx, test_idx = train_test_split(
-            np.arange(len(labels)), test_size=0.2, random_state=profile.seed
-        )
-        model = KNNClassifier.from_config(config).fit(images[train_idx], labels[train_idx])
-        predicted = model.predict(images[test_idx])
-        return {
-            "accuracy": float(np.mean(predicted == labels[test_idx])),
-            "n_train": int(len(train_idx)),
-            "n_test": int(len(test_idx)),
-            "test_from_original_test_split": int(np.sum(test_idx >= len(dataset.train_labels))),
-        }
-
-    schema = {"accuracy": float, "n_train": int, "n_test": int, "test_from_original_test_split": int}
-    return cache.get_or_build("seedsplit", material, build, rebuild=rebuild, schema=schema).record
-
-
-# --------------------------------------------------------------------------- extras
-
-EXTRAS_VERSION = 1
-# What a cached table record holds (see _records); anything else is discarded and rebuilt.
-TABLE_RECORD = {"table": {"columns": list, "records": list}, "seconds": float}
-
-
-def _records(table) -> dict:
-    """A DataFrame as JSON-ready records with its column order (the cache's JSON sorts keys)."""
-    return {"columns": [str(c) for c in table.columns], "records": table.to_dict(orient="records")}
-
-
-def _frame(stored: dict):
-    import pandas as pd
-
-    return pd.DataFrame(stored["records"], columns=stored["columns"])
-
-
-def _robustness(study: StudyResults, cache: Cache, progress: bool, rebuild: bool):
-    """Accuracy of the chosen models on perturbed copies of (a stratified subset of) the test split."""
-
-    from .robustness import default_perturbations, robustness_table
-
-    profile, dataset = study.profile, study.dataset
-    names = list(study.models) if profile.robustness_models == "all" else list(dict.fromkeys(study.headline))
-    subset = dataset.subset(n_test=min(profile.robustness_n_test, len(dataset.test_labels)), random_state=profile.seed)
-    perturbations = default_perturbations(dataset.image_shape)
-    material = {
-        "models": {name: study.models[name].entry.key for name in names},
-        "data": dataset.fingerprint,
-        "perturbations": [[p.name, p.level] for p in perturbations],
-        "n_test": len(subset.test_labels),
-        "seed": profile.seed,
-        "version": EXTRAS_VERSION,
-    }
-
-    def build(directory: Path) -> dict:
-        start = time.perf_counter()
-        table = robustness_table(
-            {name: study.models[name].model.predict for name in names}, subset.test_images, subset.test_labels,
-            perturbations=perturbations, random_state=profile.seed, progress=progress,
-        )
-        return {"table": _records(table), "seconds": time.perf_counter() - start}
-
-    entry = cache.get_or_build("robustness", material, build, rebuild=rebuild, schema=TABLE_RECORD)
-    return _frame(entry.record["table"]), float(entry.record["seconds"])
-
-
-def _denoise(study: StudyResults, cache: Cache, rebuild: bool):
-    """The KNN denoiser of the seed study's noise, trained on training pairs, scored on test images."""
-    from .models.train import library_versions
-    from .robustness import DenoiseResult, denoise_demo
-
-    profile, dataset = study.profile, study.dataset
-    options = {"n_train": profile.denoise_n_train, "n_test": profile.denoise_n_test, "n_show": 10, "n_neighbors": 5}
-    material = {"data": dataset.fingerprint, **options, "seed": profile.seed,
-                "versions": library_versions("knn"), "version": EXTRAS_VERSION}
-
-    def build(directory: Path) -> dict:
-        start = time.perf_counter()
-        result = denoise_demo(dataset.train_images, dataset.test_images, **options, random_state=profile.seed)
-        return {**result.to_record(), "seconds": time.perf_counter() - start}
-
-    schema = {"seconds": float, **{k: list for k in ("noisy", "denoised", "clean")},
-              **{k: float for k in ("mse_noisy", "mse_denoised", "psnr_noisy", "psnr_denoised")}}
-    record = dict(cache.get_or_build("denoise", material, build, rebuild=rebuild, schema=schema).record)
-    seconds = float(record.pop("seconds"))
-    return DenoiseResult.from_record(record), seconds
-
-
-def _curve_models(study: StudyResults) -> dict[str, tuple[int, ...]]:
-    """Models of the learning curve and the sizes each is trained at (the study adds the full split)."""
-    profile = study.profile
-    n_train = len(study.dataset.train_labels)
-    plan = {"knn": profile.curve_sizes, "mlp": profile.curve_sizes, "cnn": profile.curve_cnn_sizes}
-    return {
-        name: tuple(sorted({int(n) for n in sizes if n < n_train}))
-        for name, sizes in plan.items() if name in study.models and sizes
-    }
-
-
-def _learning(study: StudyResults, cache: Cache, progress: bool, rebuild: bool):
-    """Learning curves: fresh models on nested subsets, plus the study's own model as the full-split point."""
-    import pandas as pd
-
-    from .learning import curve_row, learning_curve, model_factory
-    from .models.train import library_versions
-    from .timing import hardware_info
-
-    profile, dataset = study.profile, study.dataset
-    hardware = hardware_info()
-    frames, seconds = [], 0.0
-    for name, sizes in _curve_models(study).items():
-        trained = study.models[name]
-        if not sizes:
-            continue
-        factory_material = {"config": trained.config.to_dict()}
-        if trained.model.training_epochs is not None:  # trained in epochs: how many depends on the size
-            factory_material.update(min_steps=profile.curve_min_steps, max_epochs=profile.curve_max_epochs,
-                                    sizes=list(sizes))
-        factory = model_factory(trained.model, min_steps=profile.curve_min_steps, max_epochs=profile.curve_max_epochs,
-                                sizes=sizes, validation_fraction=profile.validation_fraction)
-        material = {
-            "data": dataset.fingerprint, "sizes": list(sizes), "factory": factory_material,
-            "validation_fraction": profile.validation_fraction, "seed": profile.seed,
-            "versions": library_versions(trained.family), "cpu": hardware.get("cpu_model"),
-            "cores": hardware.get("logical_cores"), "version": EXTRAS_VERSION,
-        }
-
-        def build(directory: Path, sizes=sizes, factory=factory, name=name) -> dict:
-            start = time.perf_counter()
-            table = learning_curve(dataset, sizes, {name: factory}, validation_fraction=profile.validation_fraction,
-                                   random_state=profile.seed, progress=progress)
-            return {"table": _records(table), "seconds": time.perf_counter() - start}
-
-        entry = cache.get_or_build(f"curve-{name}", material, build, rebuild=rebuild, schema=TABLE_RECORD)
-        frames.append(_frame(entry.record["table"]))
-        seconds += float(entry.record["seconds"])
-    # The full-split point is the study's model itself: same split, seed and epochs as a retrain would use.
-    rows = []
-    for name in _curve_models(study):
-        trained, predictions = study.models[name], study.predictions[name]
-        rows.append(curve_row(
-            name, len(dataset.train_labels), dataset.test_labels, predictions.labels,
-            train_seconds=trained.training_seconds, predict_seconds=predictions.seconds,
-            n_fit=trained.n_fitted,
-            epochs=trained.model.training_epochs, validation_accuracy=trained.validation_accuracy,
-        ))
-    frames.append(pd.DataFrame(rows))
-    frames = [frame for frame in frames if not frame.empty]
-    table = pd.concat(frames, ignore_index=True).sort_values(["model", "n_train"], ignore_index=True)
-    return table, seconds
-
-
-def digit_classes(dataset: Dataset) -> bool:
-    """Whether the dataset's classes are the digits 0-9 in order (what drawn digits can be scored against)."""
-    return tuple(dataset.class_names) == tuple(str(d) for d in range(10))
-
-
-def _drawn(study: StudyResults, cache: Cache, rebuild: bool):
-    """Digits drawn by code, converted like the dataset's images and predicted by every model."""
-
-    from .handwriting.drawn import drawn_digits, predict_drawn_digits
-    from .picture import fingerprint
-
-    profile, dataset = study.profile, study.dataset
-    size = dataset.image_shape[0]
-    options = {"styles": list(profile.drawn_styles), "seed": profile.seed, "size": size}
-    material = {"models": {name: t.entry.key for name, t in study.models.items()}, **options,
-                "conversion": fingerprint(), "version": EXTRAS_VERSION}
-    # Drawing is deterministic and takes about a second, so the drawings are redrawn rather than stored.
-    drawn = drawn_digits(styles=tuple(options["styles"]), seed=profile.seed, size=size)
-
-    def build(directory: Path) -> dict:
-        start = time.perf_counter()
-        table = predict_drawn_digits(drawn, {name: t.model for name, t in study.models.items()})
-        return {"table": _records(table), "seconds": time.perf_counter() - start}
-
-    entry = cache.get_or_build("drawn", material, build, rebuild=rebuild, schema=TABLE_RECORD)
-    return drawn, _frame(entry.record["table"]), float(entry.record["seconds"])
-
-
 def compute_extras(study: StudyResults, *, cache: Cache, progress: bool = True, rebuild: bool = False,
                    log: Callable[[str], None] = lambda line: None) -> StudyResults:
-    """Fill ``study``'s robustness, denoising, learning-curve, drawn-digit and real-picture fields (cached).
+    """``study`` with its robustness, denoising, learning-curve, drawn-digit and real-picture fields filled (cached).
+
+    Runs the declared extras of :data:`lussi.study_stages.EXTRAS` in order, each
+    through the cached-stage runner; ``study`` itself is left unchanged.
 
     Parameters
     ----------
@@ -489,34 +258,23 @@ def compute_extras(study: StudyResults, *, cache: Cache, progress: bool = True, 
     Returns
     -------
     StudyResults
-        ``study`` itself, updated.
+        A copy of ``study`` with the extras' fields and ``extras`` (computed or why not) set.
     """
-    extras = {}
-    log("robustness to noise, shifts and rotations")
-    study.robustness, extras["robustness"] = _robustness(study, cache, progress, rebuild)
-    log("KNN denoiser")
-    study.denoise, extras["denoise"] = _denoise(study, cache, rebuild)
-    log("learning curves")
-    study.learning, extras["learning"] = _learning(study, cache, progress, rebuild)
-    h, w = study.dataset.image_shape
-    if not digit_classes(study.dataset):
-        study.extras["drawn"] = {"computed": False, "seconds": 0.0, "reason": "classes"}
-    elif h != w:
-        study.extras["drawn"] = {"computed": False, "seconds": 0.0, "reason": "shape"}
-    else:
-        log("digits drawn by code")
-        study.drawn, study.drawn_predictions, extras["drawn"] = _drawn(study, cache, rebuild)
-        from . import realset
+    from .study_stages import EXTRAS
 
-        study.real_dir = realset.find_set()
-        if study.real_dir is None:
-            study.extras["real"] = {"computed": False, "seconds": 0.0, "reason": "no set"}
-        else:
-            log(f"real pictures of handwriting ({study.real_dir})")
-            study.real_predictions, extras["real"] = realset.run(study, study.real_dir, cache, rebuild)
-    for name, seconds in extras.items():
-        study.extras[name] = {"computed": True, "seconds": seconds}
-    return study
+    skipped, computed = {}, {}
+    for extra in EXTRAS:
+        if extra.after is not None and extra.after in skipped:
+            continue
+        reason = extra.skip(study)
+        if reason is not None:
+            skipped[extra.name] = {"computed": False, "seconds": 0.0, "reason": reason}
+            continue
+        log(extra.describe(study))
+        values, seconds = extra.run(study, cache, rebuild, progress)
+        study = dataclasses.replace(study, **dict(zip(extra.fields, values, strict=True)))
+        computed[extra.name] = {"computed": True, "seconds": seconds}
+    return dataclasses.replace(study, extras={**study.extras, **skipped, **computed})
 
 
 def _train_all(specs: dict, dataset: Dataset, profile: Profile, cache: Cache, rebuild: bool, progress: bool, log):
@@ -591,28 +349,19 @@ def run_study(
 
     specs = {spec.name: spec for spec in study_models(models)}
     trained, predictions = _train_all(specs, dataset, profile, cache, rebuild, progress, log)
-    latency = None
-    measured_at = None
+    study = StudyResults(profile=profile, dataset=dataset, specs=specs, models=trained, predictions=predictions)
+    latency, measured_at = None, None
     if timing:
         log("timing predictions (latency sweep)")
-        latency, measured_at = _latency(trained, specs, dataset, profile, cache, progress, rebuild)
+        (latency, measured_at), _ = run_stage(LATENCY, study, cache, rebuild, progress=progress)
     seed_split = None
     if "knn_seed" in specs:
         log("seed study's split (random 80/20 of all images)")
-        seed_split = _seed_split(dataset, profile, cache, rebuild)
-    hardware = _hardware()
-    hardware["latency_measured_at"] = measured_at
-    study = StudyResults(
-        profile=profile,
-        dataset=dataset,
-        specs=specs,
-        models=trained,
-        predictions=predictions,
-        latency=latency,
-        seed_split=seed_split,
-        hardware=hardware,
-    )
+        seed_split, _ = run_stage(SEED_SPLIT, study, cache, rebuild)
+    from .timing import hardware_info
+
+    hardware = {**hardware_info(), "latency_measured_at": measured_at}
+    study = dataclasses.replace(study, latency=latency, seed_split=seed_split, hardware=hardware)
     if extras:
-        compute_extras(study, cache=cache, progress=progress, rebuild=rebuild, log=log)
-    study.seconds = time.perf_counter() - start
-    return study
+        study = compute_extras(study, cache=cache, progress=progress, rebuild=rebuild, log=log)
+    return dataclasses.replace(study, seconds=time.perf_counter() - start)
