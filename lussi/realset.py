@@ -11,7 +11,7 @@ for every model.
 :func:`find_set` locates the set, :func:`read_labels` reads it,
 :func:`convert_set` converts it, :func:`predict_set` tabulates each model's
 answer, :func:`accuracy_by_kind` and :func:`realset_facts` summarise them and
-:func:`realset_html` shows a sample; :func:`run` is the study's stage.
+:func:`realset_html` shows a sample. The study's stage is declared in :mod:`lussi.study_stages`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ __all__ = [
     "read_labels",
     "realset_facts",
     "realset_html",
-    "run",
 ]
 
 ENV = "LUSSI_HANDWRITING_SET"
@@ -232,34 +231,10 @@ def realset_html(directory, table, labels, *, per_kind: int = 6, thumbnail: int 
 
 
 def set_fingerprint(directory) -> str:
-    """sha256 over labels.csv and every picture's bytes: the cache key of the study's stage."""
+    """sha256 over labels.csv and every picture's bytes: part of the cache key of the study's stage."""
     digest = hashlib.sha256()
     directory = Path(os.fspath(directory))
     digest.update((directory / "labels.csv").read_bytes())
     for picture in read_labels(directory):
         digest.update(picture.path.read_bytes())
     return digest.hexdigest()
-
-
-def run(study, directory, cache, rebuild: bool = False):
-    """The study's stage: every model's answer on the set in ``directory`` (cached per set, models and
-    conversion), and the seconds it took to compute."""
-    import pandas as pd
-
-    from . import picture
-
-    size = study.dataset.image_shape[0]
-    material = {"models": {name: t.entry.key for name, t in study.models.items()},
-                "set": set_fingerprint(directory), "conversion": picture.fingerprint(), "size": size}
-
-    def build(path: Path) -> dict:
-        start = time.perf_counter()
-        converted = convert_set(read_labels(directory), size=size)
-        table = predict_set(converted, {name: t.model for name, t in study.models.items()})
-        return {"table": {"columns": list(table.columns), "records": table.to_dict(orient="records")},
-                "seconds": time.perf_counter() - start}
-
-    schema = {"table": {"columns": list, "records": list}, "seconds": float}
-    record = cache.get_or_build("realset", material, build, rebuild=rebuild, schema=schema).record
-    table = record["table"]
-    return pd.DataFrame(table["records"], columns=table["columns"]), float(record["seconds"])

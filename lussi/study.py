@@ -295,6 +295,23 @@ def _train_all(specs: dict, dataset: Dataset, profile: Profile, cache: Cache, re
     return trained, predictions
 
 
+def _core_stages(study: StudyResults, cache: Cache, *, rebuild: bool, progress: bool, timing: bool,
+                 log: Callable[[str], None]) -> StudyResults:
+    """``study`` with its latency sweep (when ``timing``), the seed study's split and the hardware filled in."""
+    from .timing import hardware_info
+
+    latency, measured_at = None, None
+    if timing:
+        log("timing predictions (latency sweep)")
+        (latency, measured_at), _ = run_stage(LATENCY, study, cache, rebuild, progress=progress)
+    seed_split = None
+    if "knn_seed" in study.specs:
+        log("seed study's split (random 80/20 of all images)")
+        seed_split, _ = run_stage(SEED_SPLIT, study, cache, rebuild)
+    hardware = {**hardware_info(), "latency_measured_at": measured_at}
+    return dataclasses.replace(study, latency=latency, seed_split=seed_split, hardware=hardware)
+
+
 def run_study(
     profile: str | Profile = "full",
     *,
@@ -350,18 +367,7 @@ def run_study(
     specs = {spec.name: spec for spec in study_models(models)}
     trained, predictions = _train_all(specs, dataset, profile, cache, rebuild, progress, log)
     study = StudyResults(profile=profile, dataset=dataset, specs=specs, models=trained, predictions=predictions)
-    latency, measured_at = None, None
-    if timing:
-        log("timing predictions (latency sweep)")
-        (latency, measured_at), _ = run_stage(LATENCY, study, cache, rebuild, progress=progress)
-    seed_split = None
-    if "knn_seed" in specs:
-        log("seed study's split (random 80/20 of all images)")
-        seed_split, _ = run_stage(SEED_SPLIT, study, cache, rebuild)
-    from .timing import hardware_info
-
-    hardware = {**hardware_info(), "latency_measured_at": measured_at}
-    study = dataclasses.replace(study, latency=latency, seed_split=seed_split, hardware=hardware)
+    study = _core_stages(study, cache, rebuild=rebuild, progress=progress, timing=timing, log=log)
     if extras:
         study = compute_extras(study, cache=cache, progress=progress, rebuild=rebuild, log=log)
     return dataclasses.replace(study, seconds=time.perf_counter() - start)
