@@ -308,8 +308,9 @@ def image_batch(estimator, X, *, reset: bool) -> np.ndarray:
     * float arrays are intensities scaled to [0, 1] (Keras' convention) and
       are multiplied by 255. They are neither rounded nor clipped, so
       features with negative values (standardised ones, from a Pipeline's
-      scaler) are accepted too; non-negative floats above 1 are refused, as
-      they are almost always 0-255 pixels that would be read 255x too bright.
+      scaler) are accepted too. Non-negative floats that look like 0-255
+      pixels (whole numbers above 1, or more than 1% of the values above 1)
+      are refused: read as [0, 1] they would be 255x too bright.
 
     Parameters
     ----------
@@ -328,7 +329,7 @@ def image_batch(estimator, X, *, reset: bool) -> np.ndarray:
     ------
     ValueError
         Not numbers, NaN or infinite values, no samples, a shape that does not
-        match, integers outside 0-255, or non-negative floats above 1.
+        match, integers outside 0-255, or non-negative floats that look like 0-255 pixels.
     sklearn.exceptions.NotFittedError
         ``reset=False`` on an estimator that was never fitted.
     """
@@ -388,12 +389,21 @@ def _pixel_units(images: np.ndarray) -> np.ndarray:
             raise ValueError(f"integer images must hold pixel values 0-255, got values in [{low}, {high}]; "
                              "pass other features as floats")
         return images.astype(np.uint8)
-    if images.size and float(images.min()) >= 0.0 and float(images.max()) > 1.0:
-        # Non-negative floats above 1 are 0-255 pixels far more often than features: scaled as [0, 1]
-        # intensities they would be 255x too bright and every prediction wrong, so they are refused.
+    if images.size and float(images.min()) >= 0.0 and float(images.max()) > 1.0 and _look_like_0_255(images):
+        # Scaled as [0, 1] intensities, 0-255 pixels would be 255x too bright and every prediction wrong.
         raise ValueError(f"float images must be scaled to [0, 1], got values up to {float(images.max()):g}; "
                          "divide by 255, or pass 0-255 pixels as uint8")
     return (images * 255.0).astype(np.float32)
+
+
+def _look_like_0_255(images: np.ndarray) -> bool:
+    """Whole numbers above 1, or more than 1% of the values above 1: pixels in 0-255, not [0, 1].
+
+    A scaler fitted on other rows (MinMaxScaler on a cross-validation fold) puts a few held-out values a
+    little above 1; 0-255 pixels as floats put every stroke pixel there.
+    """
+    above = images > 1.0
+    return bool(np.all(images == np.rint(images)) or above.mean() > 0.01)
 
 
 def class_labels(y, n_samples: int) -> np.ndarray:

@@ -434,6 +434,7 @@ BAD_IMAGES = {
     # 0-255 pixels as floats would be read as 255x brighter [0, 1] images: refused, never guessed.
     "floats-in-0-255": (np.full((1, 8, 8), 200.0), r"float images must be scaled to \[0, 1\]"),
     "float-pixels-with-one-hot-value": (np.where(np.eye(8)[None] > 0, 1.5, 0.25), r"divide by 255"),
+    "blurred-0-255-floats": (np.linspace(0.0, 254.5, 64).reshape(1, 8, 8), r"divide by 255"),
     "int-above-255": (np.full((1, 8, 8), 256, np.int64), "values 0-255, got values in \\[256, 256\\]"),
     "negative-ints": (np.full((1, 8, 8), -1, np.int16), "values 0-255"),
     "empty-batch": (np.zeros((0, 8, 8), np.uint8), "0 sample"),
@@ -455,7 +456,8 @@ def test_documented_conversions_give_the_same_answers(fitted_models, digits, mod
     """Flattened rows, other integer dtypes, [0, 1] floats, booleans and lists mean the same digits.
 
     Floats with negative values are features (standardised ones, from a Pipeline's scaler) and are taken as
-    they are; non-negative floats above 1 look like 0-255 pixels and are refused (see BAD_IMAGES).
+    they are, and so are [0, 1] floats with a few values above 1 (a scaler fitted on other rows); whole
+    numbers above 1, or many values above 1, look like 0-255 pixels and are refused (see BAD_IMAGES).
     """
     model = fitted_models[model_name]
     images = digits.test_images[:50]
@@ -468,6 +470,10 @@ def test_documented_conversions_give_the_same_answers(fitted_models, digits, mod
     assert model.predict(images[3:4]).tolist() == expected[3:4].tolist()
     assert model.predict(images > 0).tolist() == model.predict((images > 0).astype(np.uint8)).tolist()
     assert model.predict(images[:2].tolist()).tolist() == expected[:2].tolist()
+    # A scaler fitted on other rows puts a few held-out values a little above 1: features, not 0-255 pixels.
+    scaled = images / 255.0
+    scaled[0, 0, :3] = [1.2, 1.7, 3.9]
+    assert model.predict(scaled).shape == (50,)
     np.testing.assert_array_equal(check_images(images / 255.0, (8, 8)), images)
 
 
