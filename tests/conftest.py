@@ -134,3 +134,21 @@ def mnist():
 def knn(mnist):
     """A plain pixel KNN (k=3) fitted on the first N_TRAIN MNIST training digits."""
     return SklearnKNN(mnist.train_images[:N_TRAIN], mnist.train_labels[:N_TRAIN], k=3)
+
+
+# The 8x8 digits as uint8 pixels, and predictions with 10% of errors: the figures' and views' subjects.
+@pytest.fixture(scope="module")
+def sk_digits():
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    images = np.rint(data.images * 255 / 16).astype(np.uint8)
+    return images, data.target.astype(np.int64)
+
+
+@pytest.fixture(scope="module")
+def sk_predictions(sk_digits):
+    _, y = sk_digits
+    rng = np.random.default_rng(0)
+    noisy = np.where(rng.random(y.size) < 0.9, y, (y + 1) % 10)
+    return {"knn": noisy, "cnn": y.copy()}

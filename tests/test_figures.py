@@ -5,7 +5,6 @@ import pandas as pd
 import pytest
 from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.figure import Figure
-from sklearn.datasets import load_digits
 
 from lussi.analysis import Confusion, compare_models, per_class_report
 from lussi.figures import (
@@ -20,24 +19,11 @@ from lussi.figures import (
 from lussi.plotting import model_colors
 
 
-@pytest.fixture(scope="module")
-def digits():
-    data = load_digits()
-    images = np.rint(data.images * 255 / 16).astype(np.uint8)
-    return images, data.target.astype(np.int64)
 
 
-@pytest.fixture(scope="module")
-def predictions(digits):
-    _, y = digits
-    rng = np.random.default_rng(0)
-    noisy = np.where(rng.random(y.size) < 0.9, y, (y + 1) % 10)
-    return {"knn": noisy, "cnn": y.copy()}
-
-
-def test_plot_confusion(digits, predictions):
-    _, labels = digits
-    confusion = Confusion.from_predictions(labels, predictions["knn"])
+def test_plot_confusion(sk_digits, sk_predictions):
+    _, labels = sk_digits
+    confusion = Confusion.from_predictions(labels, sk_predictions["knn"])
     fig = plot_confusion(confusion)
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 2  # matrix + colour bar
@@ -54,16 +40,16 @@ def test_plot_confusion(digits, predictions):
         plot_confusion(confusion.counts)
 
 
-def test_plot_confusion_on_given_axes(digits, predictions):
-    _, labels = digits
+def test_plot_confusion_on_given_axes(sk_digits, sk_predictions):
+    _, labels = sk_digits
     fig = Figure()
     ax = fig.add_subplot()
-    assert plot_confusion(Confusion.from_predictions(labels, predictions["cnn"]), ax=ax) is fig
+    assert plot_confusion(Confusion.from_predictions(labels, sk_predictions["cnn"]), ax=ax) is fig
 
 
-def test_plot_per_class(digits, predictions):
-    _, labels = digits
-    table = per_class_report(labels, predictions)
+def test_plot_per_class(sk_digits, sk_predictions):
+    _, labels = sk_digits
+    table = per_class_report(labels, sk_predictions)
     colors = model_colors(["cnn", "knn"])
     fig = plot_per_class(table, metric="recall", colors=colors)
     ax = fig.axes[0]
@@ -134,9 +120,9 @@ def test_plot_latency_skips_unmeasured_cells():
         plot_latency(sweep.assign(median_s=np.nan))
 
 
-def test_plot_accuracy_intervals(predictions, digits):
-    _, labels = digits
-    table = compare_models(labels, predictions)
+def test_plot_accuracy_intervals(sk_predictions, sk_digits):
+    _, labels = sk_digits
+    table = compare_models(labels, sk_predictions)
     fig = plot_accuracy_intervals(table)
     ax = fig.axes[0]
     assert sum(isinstance(c, ErrorbarContainer) for c in ax.containers) == 2
@@ -145,8 +131,8 @@ def test_plot_accuracy_intervals(predictions, digits):
     assert "95% Wilson interval" in ax.get_xlabel()
 
 
-def test_plot_class_balance(digits):
-    _, labels = digits
+def test_plot_class_balance(sk_digits):
+    _, labels = sk_digits
     single = plot_class_balance(labels, [str(i) for i in range(10)])
     ax = single.axes[0]
     (bars,) = ax.containers

@@ -6,25 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from sklearn.datasets import load_digits
 
 from lussi.plotting import ERROR_COLOR
 from lussi.visualize import MAX_GRID_IMAGES, digit_grid_html, digit_matrix_html, gallery_html, styled_table
 
 
-@pytest.fixture(scope="module")
-def digits():
-    data = load_digits()
-    images = np.rint(data.images * 255 / 16).astype(np.uint8)
-    return images, data.target.astype(np.int64)
-
-
-@pytest.fixture(scope="module")
-def predictions(digits):
-    _, y = digits
-    rng = np.random.default_rng(0)
-    noisy = np.where(rng.random(y.size) < 0.9, y, (y + 1) % 10)
-    return {"knn": noisy, "cnn": y.copy()}
 
 
 def _data_uris(markup):
@@ -54,8 +40,8 @@ def test_digit_matrix_html_prints_every_pixel():
     _assert_self_contained(markup)
 
 
-def test_digit_matrix_html_invert_escape_and_small_digits(digits):
-    images, _ = digits
+def test_digit_matrix_html_invert_escape_and_small_digits(sk_digits):
+    images, _ = sk_digits
     markup = digit_matrix_html(images[0], label="<b>", caption="a & b", invert=True)
     assert markup.count("<td") == 64
     assert "&lt;b&gt;" in markup and "<b>" not in markup
@@ -75,8 +61,8 @@ def test_digit_matrix_html_rejects_batches():
         digit_matrix_html(np.full((8, 8), 300))
 
 
-def test_digit_grid_html_rows_and_data_uris(digits):
-    images, labels = digits
+def test_digit_grid_html_rows_and_data_uris(sk_digits):
+    images, labels = sk_digits
     markup = digit_grid_html(images, labels, per_class=4, class_names=[f"<{i}>" for i in range(10)], scale=3)
     uris = _data_uris(markup)
     assert len(uris) == markup.count("<img") == 40
@@ -91,9 +77,9 @@ def test_digit_grid_html_rows_and_data_uris(digits):
     )
 
 
-def test_digit_grid_html_marks_wrong_predictions(digits, predictions):
-    images, labels = digits
-    pred = predictions["knn"]
+def test_digit_grid_html_marks_wrong_predictions(sk_digits, sk_predictions):
+    images, labels = sk_digits
+    pred = sk_predictions["knn"]
     markup = digit_grid_html(images, labels, per_class=20, predictions=pred)
     wrong_titles = [
         (int(t), int(p)) for t, p in re.findall(r'title="true (\d), predicted (\d)"', markup) if t != p
@@ -102,22 +88,22 @@ def test_digit_grid_html_marks_wrong_predictions(digits, predictions):
     assert markup.count(f"solid {ERROR_COLOR}") == len(wrong_titles)
 
 
-def test_digit_grid_html_caps_node_count(digits):
-    images, labels = digits
+def test_digit_grid_html_caps_node_count(sk_digits):
+    images, labels = sk_digits
     markup = digit_grid_html(images, labels, per_class=100)
     assert markup.count("<img") == MAX_GRID_IMAGES
 
 
-def test_digit_grid_html_validates(digits):
-    images, labels = digits
+def test_digit_grid_html_validates(sk_digits):
+    images, labels = sk_digits
     with pytest.raises(ValueError, match=r"labels must have shape \(1797,\)"):
         digit_grid_html(images, labels[:5])
     with pytest.raises(ValueError, match=r"images must have shape \(n, height, width\).*images.reshape\(n, h, w\)"):
         digit_grid_html(images.reshape(len(images), -1), labels)
 
 
-def test_gallery_html_caps_and_escapes(digits):
-    images, _ = digits
+def test_gallery_html_caps_and_escapes(sk_digits):
+    images, _ = sk_digits
     captions = [f"#{i} <b>" for i in range(100)]
     highlight = np.arange(100) % 2 == 0
     markup = gallery_html(images[:100], captions, columns=5, max_items=30, highlight=highlight)
@@ -130,8 +116,8 @@ def test_gallery_html_caps_and_escapes(digits):
     assert "showing" not in gallery_html(images[:3], ["a", "b", "c"])
 
 
-def test_gallery_html_validates(digits):
-    images, _ = digits
+def test_gallery_html_validates(sk_digits):
+    images, _ = sk_digits
     with pytest.raises(ValueError, match="got 3 images but 2 captions"):
         gallery_html(images[:3], ["a", "b"])
 
