@@ -237,3 +237,19 @@ def test_an_mpo_and_a_png_named_jpg_are_read_by_their_content(tmp_path):
     reference = load_digit_image(tmp_path / "plain.jpg")
     for name in ("phone.jpg", "drawing.jpg"):
         assert correlation(load_digit_image(tmp_path / name), reference) > 0.95, name
+
+
+def test_a_big_colour_jpeg_decodes_in_grey_and_converts_like_its_colour_decode(tmp_path):
+    from lussi.handwriting.files import _open_image, preprocess_digit
+
+    photo = draw_digit(7, style="stroke", seed=5, size=(1600, 1200), photo=True)
+    photo.save(tmp_path / "photo.jpg", quality=92)
+    # The decoder's grey (its Y channel) skips the colour conversion; a small picture keeps its colours.
+    assert _open_image(tmp_path / "photo.jpg").mode == "L"
+    photo.resize((400, 300)).save(tmp_path / "small.jpg", quality=92)
+    assert _open_image(tmp_path / "small.jpg").mode == "RGB"
+    with Image.open(tmp_path / "photo.jpg") as opened:
+        colour = opened.convert("RGB").resize((400, 300), Image.Resampling.BOX)
+    grey, from_colour = load_digit_image(tmp_path / "photo.jpg"), preprocess_digit(colour)
+    assert correlation(grey, from_colour) > 0.99
+    assert np.abs(grey.astype(int) - from_colour.astype(int)).max() <= 16
