@@ -1,0 +1,89 @@
+"""What an experiment of the study is, and how the study runs a declared list of them.
+
+An experiment is one analysis of the study, in one module of :mod:`lussi.experiments`
+that owns four things:
+
+- its **computation**;
+- its **result**: a frozen dataclass with ``SCHEMA``, ``to_record()`` and
+  ``from_record()`` (the JSON form the cache stores), which also draws itself
+  (``plot()`` / ``to_html()``, following scikit-learn's ``*Display`` objects: the
+  result owns its plot, and the plot never recomputes);
+- its **facts** for the text: ``facts(study) -> dict | None``, quoted by the
+  template of the same name in ``lussi/report/templates/``;
+- its **views**: functions of the study, one per report cell.
+
+It declares itself as ``EXPERIMENT``, an :class:`Experiment`: its name, the inputs
+its result depends on (which form the cache key) and how to compute it. Adding an
+analysis is one such module, its template and its cells in ``report.qmd``, plus its
+name in the declared list of :mod:`lussi.experiments`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+from ..stages import Stage, run_stage
+
+__all__ = ["Experiment", "model_keys", "never"]
+
+
+def never(study) -> None:
+    """A :attr:`Experiment.skip` for an experiment that applies to every study."""
+    return None
+
+
+def model_keys(study, names=None) -> dict:
+    """Cache keys of the study's models (all, or ``names``): what an experiment of those models depends on."""
+    return {name: study.models[name].entry.key for name in (names or study.models)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """One analysis of the study, as data.
+
+    Attributes
+    ----------
+    name : str
+        Its key in :attr:`lussi.study.StudyResults.results` and the prefix of its cache entry.
+    describe : str
+        The line logged before it runs.
+    inputs : callable
+        ``inputs(study) -> dict``: JSON-ready description of everything the result depends on (the cache key).
+    compute : callable
+        ``compute(study) -> result``, an instance of ``result``.
+    result : type
+        The result's class: ``SCHEMA`` (keys its record must hold), ``to_record()`` and ``from_record(record)``.
+    skip : callable
+        ``skip(study) -> reason or None``: why it cannot apply to this study.
+    after : str, optional
+        Another experiment's name: when that one is skipped, this one is left out entirely.
+    timed : bool
+        Store the cold computation's seconds in the record (see :func:`lussi.stages.run_stage`).
+    run : callable, optional
+        ``run(study, cache, rebuild) -> (result, seconds)``, for an experiment made of several cached
+        stages (the learning curves: one per model); default: one stage built from the fields above.
+    """
+
+    name: str
+    describe: str
+    inputs: Callable[[Any], dict] | None
+    compute: Callable[[Any], Any] | None
+    result: type
+    skip: Callable[[Any], str | None] = never
+    after: str | None = None
+    timed: bool = True
+    run: Callable[[Any, Any, bool], tuple[Any, float]] | None = None
+
+    def stage(self) -> Stage:
+        """The cached stage of this experiment (see :func:`lussi.stages.run_stage`)."""
+        compute = self.compute
+        return Stage(self.name, self.inputs, lambda study, progress: compute(study),
+                     to_record=lambda result: result.to_record(), from_record=self.result.from_record,
+                     schema=self.result.SCHEMA, timed=self.timed)
+
+    def execute(self, study, cache, rebuild: bool = False) -> tuple[Any, float]:
+        """``(result, seconds)``: read from ``cache``, or computed and stored there."""
+        if self.run is not None:
+            return self.run(study, cache, rebuild)
+        return run_stage(self.stage(), study, cache, rebuild)
