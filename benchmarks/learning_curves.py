@@ -39,12 +39,9 @@ def main(argv=None):
 
     from lussi.config import get_profile
     from lussi.data import load_dataset
-    from lussi.learning import (
-        crossover_points,
-        knn_factory,
-        learning_curve,
-        network_factory,
-    )
+    from lussi import progress
+    from lussi.experiments.learning import crossover_points
+    from lussi.learning import knn_factory, learning_curve, network_factory
     from lussi.models.knn import baseline_knn_config, tuned_knn_config
     from lussi.models.network import cnn_config, seed_mlp_config
     from lussi.timing import hardware_info
@@ -85,8 +82,9 @@ def main(argv=None):
           f"sizes {sizes}; CNN at {cnn_sizes}; networks >= {min_steps} steps, <= {max_epochs} epochs; "
           f"{hardware.get('cpu_model')}, {hardware.get('available_cores')} core(s)")
     start = time.perf_counter()
-    table = learning_curve(dataset, sizes, factories, validation_fraction=profile.validation_fraction,
-                           random_state=profile.seed, progress=True)
+    with progress.showing():
+        table = learning_curve(dataset, sizes, factories, validation_fraction=profile.validation_fraction,
+                               random_state=profile.seed)
     seconds = time.perf_counter() - start
     print(f"\nlearning curve in {seconds:.1f} s\n")
     shown = table.copy()

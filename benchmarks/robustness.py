@@ -31,7 +31,8 @@ def main(argv=None):
 
 
     from lussi.config import get_profile
-    from lussi.robustness import denoise_demo, robustness_table
+    from lussi.experiments.denoise import denoise_demo
+    from lussi.experiments.robustness import robustness_table
     from lussi.study import run_study
     from lussi.timing import hardware_info
 
@@ -48,7 +49,7 @@ def main(argv=None):
         ds = study.dataset
         fns = {study.label(n): study.models[n].model.predict for n in study.models}
         start = time.perf_counter()
-        table = robustness_table(fns, ds.test_images, ds.test_labels, random_state=profile.seed, progress=False)
+        table = robustness_table(fns, ds.test_images, ds.test_labels, random_state=profile.seed)
         seconds = time.perf_counter() - start
         print(f"\nrobustness table: {len(ds.test_labels):,} test images, {seconds:.1f} s\n")
         wide = table.pivot_table(index=["perturbation", "level"], columns="model", values="accuracy", sort=False)

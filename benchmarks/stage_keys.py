@@ -41,7 +41,7 @@ def main(profile: str, dataset: str, out: str) -> None:
     cache = os.environ.get("KEYS_CACHE", os.path.expanduser("~/.cache/lussi"))
     study = run_study(profile, dataset=dataset, cache=cache, extras=True, progress=False)
     with open(out, "w") as file:
-        json.dump({"profile": profile, "dataset": dataset, "keys": seen, "extras": study.extras}, file, indent=1)
+        json.dump({"profile": profile, "dataset": dataset, "keys": seen, "experiments": study.experiments}, file, indent=1)
     print(f"{len(seen)} cache entries, {sum(k['hit'] for k in seen)} hits", file=sys.stderr)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import urllib.parse
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
@@ -731,3 +730,8 @@ def check_images(images, image_shape: tuple[int, int]) -> np.ndarray:
             raise ValueError(f"integer images must hold values 0-255, got values in [{low}, {high}]")
         array = array.astype(np.uint8)
     return array
+
+
+def digit_classes(dataset: Dataset) -> bool:
+    """Whether the dataset's classes are the digits 0-9 in order (what drawn or photographed digits can be scored against)."""
+    return tuple(dataset.class_names) == DIGIT_CLASSES

@@ -1,6 +1,6 @@
-"""Figures of the study's results: confusion, per class, k sweep, training, latency, intervals, balance.
+"""Figures of the study's results: confusion, per class, k sweep, training, intervals, balance.
 
-Each function takes a plain result of :mod:`lussi.analysis` or :mod:`lussi.timing`
+Each function takes a plain result of :mod:`lussi.analysis` or a trained model
 (a dataclass or a tidy DataFrame) and returns a :class:`matplotlib.figure.Figure`;
 it computes nothing a reader would want as a number. Styling comes from
 :mod:`lussi.plotting`.
@@ -21,7 +21,6 @@ __all__ = [
     "plot_class_balance",
     "plot_confusion",
     "plot_k_sweep",
-    "plot_latency",
     "plot_per_class",
     "plot_training_history",
 ]
@@ -255,66 +254,6 @@ def plot_training_history(
         finish(ax, title=what.capitalize(), xlabel="epoch", ylabel=what)
         ax.xaxis.get_major_locator().set_params(integer=True)
     acc_ax.legend(fontsize=9)
-    return fig
-
-
-def plot_latency(sweep_df: pd.DataFrame, *, colors: Mapping[str, str] | None = None):
-    """Latency sweep on log-log axes: ms per image and images per second vs batch size.
-
-    Parameters
-    ----------
-    sweep_df : DataFrame
-        From :func:`lussi.timing.latency_sweep`; skipped (NaN) cells are left out.
-        The band spans median to 90th percentile.
-    colors : dict of str -> colour, optional
-        Keyed by model name; a model timed through several call paths gets one
-        line style per path.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Two axes, one line per (model, call_path) on each.
-    """
-    require_columns(sweep_df, ["model", "batch_size", "median_s", "p90_s"], "sweep_df")
-    data = sweep_df.dropna(subset=["median_s"])
-    if data.empty:
-        raise ValueError("sweep_df has no measured cells (every median_s is NaN)")
-    if "call_path" not in data:
-        data = data.assign(call_path="")
-    palette = colors_for(list(pd.unique(data["model"])), colors)
-    styles = ("-", "--", ":", "-.")
-    fig, (per_ax, thr_ax) = new_figure(figsize=(10.0, 3.8), ncols=2)
-    for model, by_model in data.groupby("model", sort=False):
-        paths = list(pd.unique(by_model["call_path"]))
-        for j, path in enumerate(paths):
-            part = by_model[by_model["call_path"] == path].sort_values("batch_size")
-            batch = part["batch_size"].to_numpy(dtype=float)
-            median = part["median_s"].to_numpy(dtype=float)
-            p90 = part["p90_s"].to_numpy(dtype=float)
-            label = model if len(paths) == 1 else f"{model} · {path}"
-            style = dict(
-                color=palette[str(model)], linestyle=styles[j % len(styles)], marker="o", label=label
-            )
-            per_ax.plot(batch, 1000 * median / batch, **style)
-            per_ax.fill_between(
-                batch,
-                1000 * median / batch,
-                1000 * p90 / batch,
-                color=palette[str(model)],
-                alpha=0.15,
-                linewidth=0,
-            )
-            thr_ax.plot(batch, batch / median, **style)
-            thr_ax.fill_between(
-                batch, batch / p90, batch / median, color=palette[str(model)], alpha=0.15, linewidth=0
-            )
-    for ax in (per_ax, thr_ax):
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.grid(alpha=0.3, which="both")
-    finish(per_ax, title="Latency per image", xlabel="batch size (images)", ylabel="ms per image (median)")
-    finish(thr_ax, title="Throughput", xlabel="batch size (images)", ylabel="images per second")
-    thr_ax.legend(fontsize=9)
     return fig
 
 

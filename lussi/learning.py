@@ -2,8 +2,8 @@
 
 :func:`learning_curve` fits fresh models on nested, stratified subsets of the
 training split and predicts the whole test split once per (model, size);
-:func:`crossover_points` finds where one model's curve crosses another's and
-:func:`plot_learning_curves` draws the table.
+:mod:`lussi.experiments.learning` runs it for the study, finds where one
+model's curve crosses another's and draws it.
 
 Subsets are prefixes of one stratified ordering of the training split
 (:func:`nested_order`), so every larger subset contains every smaller one and
@@ -23,20 +23,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from . import progress
+
 __all__ = [
     "COLUMNS",
     "DEFAULT_SIZES",
-    "crossover_points",
     "curve_row",
     "knn_factory",
     "learning_curve",
-    "learning_facts",
     "model_factory",
     "nested_order",
     "nested_subsets",
     "network_factory",
-    "overtaking_size",
-    "plot_learning_curves",
 ]
 
 DEFAULT_SIZES = (500, 1000, 2000, 5000, 10000, 30000, 60000)
@@ -193,7 +191,6 @@ def learning_curve(
     validation_fraction: float = 0.1,
     random_state: int = 0,
     confidence: float = 0.95,
-    progress: bool = True,
 ) -> pd.DataFrame:
     """Fit fresh models on growing nested training subsets and score each on the whole test split.
 
@@ -218,8 +215,6 @@ def learning_curve(
         Seeds the subsets and the validation splits.
     confidence : float, default 0.95
         Level of the Wilson accuracy intervals.
-    progress : bool, default True
-        One line per (model, size) on stderr.
 
     Returns
     -------
@@ -232,8 +227,6 @@ def learning_curve(
         actually fitted), ``epochs`` (networks; NaN otherwise) and
         ``validation_accuracy`` (networks' last epoch; NaN otherwise).
     """
-    import sys
-
     if not isinstance(factories, Mapping) or not factories:
         raise ValueError("factories must be a non-empty dict of model name -> factory(n_train) returning a model")
     for name, factory in factories.items():
@@ -259,12 +252,8 @@ def learning_curve(
                                                 random_state=random_state)
             row = _curve_cell(str(name), int(n_train), model, images, labels, options, dataset, confidence)
             rows.append(row)
-            if progress:
-                print(
-                    f"[learning curve] {name} n={n_train:,}: accuracy {row['accuracy']:.4f}, "
-                    f"fit {row['train_seconds']:.1f} s, predict {row['predict_seconds']:.1f} s",
-                    file=sys.stderr, flush=True,
-                )
+            progress.log.info("[learning curve] %s n=%s: accuracy %.4f, fit %.1f s, predict %.1f s", name,
+                              f"{n_train:,}", row["accuracy"], row["train_seconds"], row["predict_seconds"])
     table = pd.DataFrame(rows, columns=COLUMNS)
     table.attrs["confidence"] = confidence
     table.attrs["n_test"] = len(dataset.test_labels)
@@ -371,191 +360,3 @@ def curve_row(
         "epochs": float("nan") if epochs is None else float(epochs),
         "validation_accuracy": float("nan") if validation_accuracy is None else float(validation_accuracy),
     }
-
-
-def crossover_points(table: pd.DataFrame, a: str, b: str, *, metric: str = "accuracy") -> list[int]:
-    """Training sizes at which the sign of ``b - a`` changes.
-
-    Only sizes measured for both models count. A size where the two are equal
-    changes nothing; a crossing is reported at the first size where the new
-    sign holds. With ``a`` a KNN and ``b`` a network on accuracy, the first
-    point after which ``b`` stays ahead is "the smallest training size at
-    which the network beats KNN" (when KNN is ahead at the smallest size).
-
-    Parameters
-    ----------
-    table : DataFrame
-        From :func:`learning_curve` (``model``, ``n_train`` and ``metric``).
-    a, b : str
-        Model names.
-    metric : str, default "accuracy"
-        Any numeric column, e.g. ``"train_seconds"``.
-
-    Returns
-    -------
-    list of int
-        Increasing sizes; empty when one model is ahead (or level) everywhere.
-    """
-    from lussi.plotting import require_columns
-
-    require_columns(table, ["model", "n_train", metric], "table")
-    for name in (a, b):
-        if name not in set(table["model"]):
-            raise ValueError(f"model {name!r} is not in the table; it has {sorted(set(table['model']))}")
-    wide = table[table["model"].isin([a, b])].pivot_table(index="n_train", columns="model", values=metric)
-    wide = wide.dropna().sort_index()
-    if a == b or wide.empty:
-        return []
-    difference = (wide[b] - wide[a]).to_numpy(dtype=float)
-    points, previous = [], 0.0
-    for n_train, sign in zip(wide.index, np.sign(difference), strict=True):
-        if sign == 0:
-            continue
-        if previous != 0 and sign != previous:
-            points.append(int(n_train))
-        previous = sign
-    return points
-
-
-def overtaking_size(table: pd.DataFrame, a: str, b: str, *, metric: str = "accuracy") -> int | None:
-    """The smallest training size from which ``b`` stays strictly above ``a`` at every larger size measured.
-
-    Parameters
-    ----------
-    table : DataFrame
-        From :func:`learning_curve`.
-    a, b : str
-        Model names (e.g. a KNN and a network).
-    metric : str, default "accuracy"
-
-    Returns
-    -------
-    int or None
-        None when ``b`` is not ahead at the largest size both were measured at.
-    """
-    from lussi.plotting import require_columns
-
-    require_columns(table, ["model", "n_train", metric], "table")
-    wide = table[table["model"].isin([a, b])].pivot_table(index="n_train", columns="model", values=metric)
-    if a not in wide or b not in wide:
-        raise ValueError(f"models {a!r} and {b!r} must both be in the table; it has {sorted(set(table['model']))}")
-    wide = wide.dropna().sort_index()
-    ahead = (wide[b] > wide[a]).to_numpy()
-    if not ahead.size or not ahead[-1]:
-        return None
-    behind = np.flatnonzero(~ahead)
-    first = 0 if not behind.size else behind[-1] + 1
-    return int(wide.index[first])
-
-
-def learning_facts(table: pd.DataFrame, knn: str, net: str) -> dict:
-    """Numbers the report's learning-curve paragraph quotes, for a KNN and a network.
-
-    Parameters
-    ----------
-    table : DataFrame
-        From :func:`learning_curve`.
-    knn, net : str
-        Model names in ``table``.
-
-    Returns
-    -------
-    dict
-        ``knn``, ``net`` (names); ``sizes`` (sizes both were measured at);
-        ``smallest`` and ``largest``: dicts with ``n_train``, ``knn``/``net``
-        accuracy, ``knn_train_s``/``net_train_s``, ``knn_predict_ms``/``net_predict_ms``
-        (per test image); ``crossovers`` (:func:`crossover_points` on accuracy);
-        ``net_overtakes_at`` (:func:`overtaking_size`, or None);
-        ``knn_overtakes_at`` (the same the other way round);
-        ``knn_ahead_at`` (sizes where KNN is more accurate); ``net_train_slower``
-        (network fits slower at every size) and ``knn_predict_slower_from`` (the
-        smallest size from which KNN predicts slower per image, or None).
-    """
-    wide = table[table["model"].isin([knn, net])].pivot_table(
-        index="n_train", columns="model",
-        values=["accuracy", "train_seconds", "predict_ms_per_image"],
-    ).dropna().sort_index()
-    if wide.empty:
-        raise ValueError(f"models {knn!r} and {net!r} share no training size in the table")
-
-    def point(n):
-        row = wide.loc[n]
-        return {
-            "n_train": int(n),
-            "knn": float(row[("accuracy", knn)]),
-            "net": float(row[("accuracy", net)]),
-            "knn_train_s": float(row[("train_seconds", knn)]),
-            "net_train_s": float(row[("train_seconds", net)]),
-            "knn_predict_ms": float(row[("predict_ms_per_image", knn)]),
-            "net_predict_ms": float(row[("predict_ms_per_image", net)]),
-        }
-
-    sizes = [int(n) for n in wide.index]
-    accuracy = wide["accuracy"]
-    return {
-        "knn": knn,
-        "net": net,
-        "sizes": sizes,
-        "smallest": point(wide.index[0]),
-        "largest": point(wide.index[-1]),
-        "crossovers": crossover_points(table, knn, net),
-        "net_overtakes_at": overtaking_size(table, knn, net),
-        "knn_overtakes_at": overtaking_size(table, net, knn),
-        "knn_ahead_at": [int(n) for n in accuracy.index[accuracy[knn] > accuracy[net]]],
-        "net_train_slower": bool((wide[("train_seconds", net)] > wide[("train_seconds", knn)]).all()),
-        "knn_predict_slower_from": overtaking_size(table, net, knn, metric="predict_ms_per_image"),
-    }
-
-
-def plot_learning_curves(table: pd.DataFrame, *, colors: Mapping[str, str] | None = None):
-    """Accuracy (log x), training time and prediction time (log-log) against training size.
-
-    Parameters
-    ----------
-    table : DataFrame
-        From :func:`learning_curve`; ``low``/``high`` are drawn as a band.
-    colors : dict of str -> colour, optional
-        From :func:`lussi.plotting.model_colors`.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Three axes (accuracy, training seconds, prediction ms per image), one
-        line per model on each.
-    """
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import PercentFormatter
-
-    from lussi.plotting import colors_for, finish, require_columns
-
-    require_columns(
-        table, ["model", "n_train", "accuracy", "train_seconds", "predict_ms_per_image"], "table"
-    )
-    models = [str(m) for m in pd.unique(table["model"])]
-    palette = colors_for(models, colors)
-    fig = Figure(figsize=(12.0, 3.8), layout="constrained")
-    acc_ax, fit_ax, pred_ax = fig.subplots(1, 3)
-    for model in models:
-        part = table[table["model"].astype(str) == model].sort_values("n_train")
-        x = part["n_train"].to_numpy(dtype=float)
-        style = {"color": palette[model], "marker": "o", "label": model}
-        acc_ax.plot(x, part["accuracy"], **style)
-        if {"low", "high"} <= set(part.columns):
-            acc_ax.fill_between(x, part["low"], part["high"], color=palette[model], alpha=0.15, linewidth=0)
-        fit_ax.plot(x, part["train_seconds"], **style)
-        pred_ax.plot(x, part["predict_ms_per_image"], **style)
-    acc_ax.set_xscale("log")
-    acc_ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
-    for ax in (fit_ax, pred_ax):
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-    for ax in (acc_ax, fit_ax, pred_ax):
-        ax.grid(alpha=0.3, which="both")
-    xlabel = "training images"
-    finish(acc_ax, title="Test accuracy", xlabel=xlabel, ylabel="accuracy")
-    finish(fit_ax, title="Training time", xlabel=xlabel, ylabel="seconds (fit)")
-    n_test = table.attrs.get("n_test")
-    per = f"ms per test image ({n_test:,} at once)" if n_test else "ms per test image"
-    finish(pred_ax, title="Prediction time", xlabel=xlabel, ylabel=per)
-    pred_ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    return fig

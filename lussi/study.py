@@ -21,19 +21,18 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from typing import Callable
 
 import numpy as np
 
 from . import interrupts
+from . import progress as progress_module
 from .cache import Cache
 from .config import Profile, get_profile
 from .data import Dataset, load_dataset
 from .models.train import TestPredictions, TrainedModel, predict_test, train_model
-from .stages import run_stage
-from .study_stages import LATENCY, SEED_SPLIT, digit_classes
+from .progress import log
 
-__all__ = ["ModelSpec", "StudyResults", "compute_extras", "digit_classes", "run_study", "study_models"]
+__all__ = ["ModelSpec", "StudyResults", "compute_extras", "run_study", "study_models"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,32 +94,17 @@ class StudyResults:
     models : dict of str to TrainedModel
     predictions : dict of str to TestPredictions
         Test-split predictions, one per model, cached.
-    latency : DataFrame or None
-        Tidy latency sweep (see :func:`lussi.timing.latency_sweep`).
-    seed_split : dict or None
-        The seed study's method on its own random 80/20 split of all images.
     hardware : dict
+        The machine (see :func:`lussi.timing.hardware_info`), with ``latency_measured_at``.
     seconds : float
         Wall time of :func:`run_study`.
-    robustness : DataFrame or None
-        Accuracy under perturbations (see :func:`lussi.robustness.robustness_table`),
-        ``model`` column holding model names; None when extras were not computed.
-    denoise : DenoiseResult or None
-        The KNN denoiser demonstration (see :func:`lussi.robustness.denoise_demo`).
-    learning : DataFrame or None
-        Learning curves (see :func:`lussi.learning.learning_curve`), ``model``
-        column holding model names; each model's largest point is the study's own model.
-    drawn : DrawnDigits or None
-        Digits drawn by code and converted like MNIST; None when the classes are not the digits 0-9.
-    drawn_predictions : DataFrame or None
-        Every model's prediction of each drawn digit (see :func:`lussi.handwriting.drawn.predict_drawn_digits`).
-    real_dir : Path or None
-        The real handwriting set the study read (see :mod:`lussi.realset`); None when none is built.
-    real_predictions : DataFrame or None
-        Every model's answer on each real picture (see :func:`lussi.realset.predict_set`).
-    extras : dict
-        Per extra: ``computed`` (bool), ``seconds`` (cold computation time) and,
-        when it cannot apply to this dataset, ``reason``.
+    results : dict of str to result
+        Each computed experiment's result by name (:mod:`lussi.experiments`): ``latency``, ``seedsplit``
+        and, with extras, ``robustness``, ``denoise``, ``learning``, ``drawn`` and ``real``. Read one
+        with :meth:`result`.
+    experiments : dict of str to dict
+        Per experiment run or skipped: ``computed`` (bool), ``seconds`` (cold computation time) and,
+        when it cannot apply to this study, ``reason``.
     """
 
     profile: Profile
@@ -128,20 +112,16 @@ class StudyResults:
     specs: dict[str, ModelSpec]
     models: dict[str, TrainedModel]
     predictions: dict[str, TestPredictions]
-    latency: object = None
-    seed_split: dict | None = None
     hardware: dict = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
-    robustness: object = None
-    denoise: object = None
-    learning: object = None
-    drawn: object = None
-    drawn_predictions: object = None
-    real_dir: object = None
-    real_predictions: object = None
-    extras: dict = dataclasses.field(default_factory=dict)
+    results: dict[str, object] = dataclasses.field(default_factory=dict)
+    experiments: dict[str, dict] = dataclasses.field(default_factory=dict)
 
     # ------------------------------------------------------------------ lookups
+
+    def result(self, name: str):
+        """The result of experiment ``name`` (see :mod:`lussi.experiments`), or None when it was not computed."""
+        return self.results.get(name)
 
     @property
     def names(self) -> list[str]:
@@ -240,50 +220,34 @@ class StudyResults:
                              for name, trained in self.models.items()])
 
 
-def compute_extras(study: StudyResults, *, cache: Cache, progress: bool = True, rebuild: bool = False,
-                   log: Callable[[str], None] = lambda line: None) -> StudyResults:
-    """``study`` with its robustness, denoising, learning-curve, drawn-digit and real-picture fields filled (cached).
+def compute_extras(study: StudyResults, *, cache: Cache, rebuild: bool = False) -> StudyResults:
+    """``study`` with the results of the declared extras (:data:`lussi.experiments.EXTRAS`), cached.
 
-    Runs the declared extras of :data:`lussi.study_stages.EXTRAS` in order, each
-    through the cached-stage runner; ``study`` itself is left unchanged.
+    Each runs through the cached-stage runner, in order; ``study`` itself is left unchanged.
 
     Parameters
     ----------
     study : StudyResults
     cache : Cache
-    progress : bool
     rebuild : bool
-    log : callable
 
     Returns
     -------
     StudyResults
-        A copy of ``study`` with the extras' fields and ``extras`` (computed or why not) set.
+        A copy of ``study`` with the extras' results and their ``experiments`` entries (computed or why not).
     """
-    from .study_stages import EXTRAS
+    from .experiments import EXTRAS, run_experiments
 
-    skipped, computed = {}, {}
-    for extra in EXTRAS:
-        if extra.after is not None and extra.after in skipped:
-            continue
-        reason = extra.skip(study)
-        if reason is not None:
-            skipped[extra.name] = {"computed": False, "seconds": 0.0, "reason": reason}
-            continue
-        log(extra.describe(study))
-        values, seconds = extra.run(study, cache, rebuild, progress)
-        study = dataclasses.replace(study, **dict(zip(extra.fields, values, strict=True)))
-        computed[extra.name] = {"computed": True, "seconds": seconds}
-    return dataclasses.replace(study, extras={**study.extras, **skipped, **computed})
+    return run_experiments(study, EXTRAS, cache=cache, rebuild=rebuild)
 
 
-def _train_all(specs: dict, dataset: Dataset, profile: Profile, cache: Cache, rebuild: bool, progress: bool, log):
+def _train_all(specs: dict, dataset: Dataset, profile: Profile, cache: Cache, rebuild: bool, progress: bool):
     """Train (or load) each spec's model and predict the test split once with it: ``(models, predictions)``."""
     trained: dict[str, TrainedModel] = {}
     predictions: dict[str, TestPredictions] = {}
     for index, spec in enumerate(specs.values(), start=1):
         interrupts.check()
-        log(f"[{index}/{len(specs)}] {spec.label}: training or loading from cache")
+        log.info("[%d/%d] %s: training or loading from cache", index, len(specs), spec.label)
         result = train_model(
             dataset, spec.config, name=spec.name, select=spec.select, profile=profile,
             cache=cache, rebuild=rebuild, progress=progress,
@@ -291,25 +255,20 @@ def _train_all(specs: dict, dataset: Dataset, profile: Profile, cache: Cache, re
         trained[spec.name] = result
         predictions[spec.name] = predict_test(result, dataset, cache=cache, rebuild=rebuild)
         state = "cached" if result.entry.hit else f"trained in {result.training_seconds:.1f} s"
-        log(f"    {state}; test accuracy {np.mean(predictions[spec.name].labels == dataset.test_labels):.4f}")
+        log.info("    %s; test accuracy %.4f", state, np.mean(predictions[spec.name].labels == dataset.test_labels))
     return trained, predictions
 
 
-def _core_stages(study: StudyResults, cache: Cache, *, rebuild: bool, progress: bool, timing: bool,
-                 log: Callable[[str], None]) -> StudyResults:
-    """``study`` with its latency sweep (when ``timing``), the seed study's split and the hardware filled in."""
+def _core_experiments(study: StudyResults, cache: Cache, *, rebuild: bool, timing: bool) -> StudyResults:
+    """``study`` with the core experiments (:data:`lussi.experiments.CORE`; the latency sweep only when
+    ``timing``) and the hardware filled in."""
+    from .experiments import CORE, latency, run_experiments
     from .timing import hardware_info
 
-    latency, measured_at = None, None
-    if timing:
-        log("timing predictions (latency sweep)")
-        (latency, measured_at), _ = run_stage(LATENCY, study, cache, rebuild, progress=progress)
-    seed_split = None
-    if "knn_seed" in study.specs:
-        log("seed study's split (random 80/20 of all images)")
-        seed_split, _ = run_stage(SEED_SPLIT, study, cache, rebuild)
-    hardware = {**hardware_info(), "latency_measured_at": measured_at}
-    return dataclasses.replace(study, latency=latency, seed_split=seed_split, hardware=hardware)
+    study = run_experiments(study, [m for m in CORE if timing or m is not latency], cache=cache, rebuild=rebuild)
+    measured = study.result("latency")
+    hardware = {**hardware_info(), "latency_measured_at": measured.measured_at if measured else None}
+    return dataclasses.replace(study, hardware=hardware)
 
 
 def run_study(
@@ -322,7 +281,6 @@ def run_study(
     timing: bool = True,
     extras: bool = False,
     progress: bool = True,
-    log: Callable[[str], None] | None = None,
 ) -> StudyResults:
     """Train (or load) every model, predict the test split once each, and time them.
 
@@ -343,31 +301,32 @@ def run_study(
         Also compute (or load) robustness, the KNN denoiser, learning curves and
         drawn digits (:func:`compute_extras`); sized by the profile.
     progress : bool
-        Progress bars on stderr.
-    log : callable, optional
-        Receives one line per step (default: print to stderr when progress).
+        Progress on stderr: one line per step (through the ``lussi`` logger) and bars.
 
     Returns
     -------
     StudyResults
     """
-    import sys
+    with progress_module.showing(progress):
+        return _run_study(profile, dataset=dataset, models=models, cache=cache, rebuild=rebuild, timing=timing,
+                          extras=extras, progress=progress)
 
+
+def _run_study(profile, *, dataset, models, cache, rebuild: bool, timing: bool, extras: bool,
+               progress: bool) -> StudyResults:
     start = time.perf_counter()
     profile = get_profile(profile)
     if not isinstance(cache, Cache):
         cache = Cache(cache)
     cache.clean_temporary()  # leftovers of killed builds (never of a build another process is running)
-    if log is None:
-        log = (lambda line: print(line, file=sys.stderr, flush=True)) if progress else (lambda line: None)
     if not isinstance(dataset, Dataset):
         dataset = load_dataset(dataset)
     dataset = dataset.subset(n_train=profile.n_train, n_test=profile.n_test, random_state=profile.seed)
 
     specs = {spec.name: spec for spec in study_models(models)}
-    trained, predictions = _train_all(specs, dataset, profile, cache, rebuild, progress, log)
+    trained, predictions = _train_all(specs, dataset, profile, cache, rebuild, progress)
     study = StudyResults(profile=profile, dataset=dataset, specs=specs, models=trained, predictions=predictions)
-    study = _core_stages(study, cache, rebuild=rebuild, progress=progress, timing=timing, log=log)
+    study = _core_experiments(study, cache, rebuild=rebuild, timing=timing)
     if extras:
-        study = compute_extras(study, cache=cache, progress=progress, rebuild=rebuild, log=log)
+        study = compute_extras(study, cache=cache, rebuild=rebuild)
     return dataclasses.replace(study, seconds=time.perf_counter() - start)

@@ -1,4 +1,4 @@
-"""Wall-clock latency, memory and machine description for the benchmarks.
+"""Wall-clock timing of one callable, memory use and the machine's description.
 
 Timings use :func:`time.perf_counter`, exclude warm-up calls, are repeated, and are
 reported as median and 90th percentile together with the batch size, thread count
@@ -10,40 +10,23 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 __all__ = [
     "MemoryUse",
     "available_cpus",
     "directory_size",
     "hardware_info",
-    "latency_sweep",
     "measure_memory",
     "time_callable",
 ]
-
-SWEEP_COLUMNS = (
-    "model",
-    "batch_size",
-    "median_s",
-    "p90_s",
-    "per_image_ms",
-    "throughput_per_s",
-    "repeats",
-    "threads",
-    "call_path",
-    "note",
-)
-
 
 def available_cpus() -> int:
     """Logical CPUs this process may run on (CPU affinity aware, unlike ``os.cpu_count``)."""
@@ -107,146 +90,6 @@ def time_callable(
         times.append(elapsed)
         total += elapsed
     return np.asarray(times, dtype=np.float64)
-
-
-def _split_entry(name, entry) -> tuple[Callable, str]:
-    if callable(entry):
-        return entry, getattr(entry, "__qualname__", type(entry).__name__)
-    if isinstance(entry, tuple) and len(entry) == 2 and callable(entry[0]):
-        return entry[0], str(entry[1])
-    raise TypeError(
-        f"predict_fns[{name!r}] must be a callable or a (callable, call_path) pair, "
-        f"got {type(entry).__name__}"
-    )
-
-
-def _max_batch_for(name: str, max_batch) -> int | None:
-    if isinstance(max_batch, Mapping):
-        return max_batch.get(name)
-    return max_batch
-
-
-def latency_sweep(
-    predict_fns: Mapping[str, Callable[[np.ndarray], Any] | tuple[Callable, str]],
-    images: np.ndarray,
-    *,
-    batch_sizes: Sequence[int] = (1, 10, 100, 1000, 10000),
-    min_repeats: int = 3,
-    max_repeats: int = 30,
-    time_budget: float = 2.0,
-    warmup: int = 1,
-    max_batch: int | Mapping[str, int] | None = None,
-    threads: int | None = None,
-    progress: bool = True,
-    random_state: int | None = 0,
-) -> pd.DataFrame:
-    """Prediction latency per model and batch size, as a tidy table.
-
-    For each batch size one batch is drawn from ``images`` (a seeded permutation,
-    tiled when ``images`` holds fewer than the batch size) and shared by all models,
-    so every model sees the same inputs. Each (model, batch size) cell makes
-    ``warmup`` untimed calls, then at least ``min_repeats`` timed calls, continuing
-    while the cell's timed calls total less than ``time_budget`` seconds and fewer
-    than ``max_repeats`` were made. A sweep therefore takes roughly
-    ``n_cells * max(time_budget, (warmup + min_repeats) * call time)``.
-
-    Parameters
-    ----------
-    predict_fns : dict of str -> callable or (callable, call_path)
-        Model name to a function called as ``fn(batch)``. ``call_path`` is a label
-        recorded as given (e.g. ``"model.predict"``, ``"model(x, training=False)"``);
-        for a bare callable its qualified name is used.
-    images : ndarray of shape (n, h, w)
-        Pool of inputs (uint8 by lussi convention; passed through untouched).
-    batch_sizes : sequence of int, default (1, 10, 100, 1000, 10000)
-    min_repeats, max_repeats : int, default 3 and 30
-        Bounds on timed calls per cell.
-    time_budget : float, default 2.0
-        Seconds of timed calls per cell after which repeating stops (once
-        ``min_repeats`` are done).
-    warmup : int, default 1
-        Untimed calls per cell.
-    max_batch : int or dict of str -> int, optional
-        Largest batch size to run, overall or per model name (models missing from
-        the dict are unlimited). Larger cells are kept as rows with NaN timings, 0
-        repeats and a ``note`` saying why.
-    threads : int, optional
-        Thread count to record; defaults to :func:`available_cpus`. Recorded, not
-        enforced: limit threads in the callables (e.g. ``threadpoolctl``) if needed.
-    progress : bool, default True
-        Show a tqdm bar on stderr.
-    random_state : int or None, default 0
-        Seed for drawing the batches.
-
-    Returns
-    -------
-    DataFrame
-        One row per (model, batch size) with columns ``model``, ``batch_size``,
-        ``median_s``, ``p90_s`` (seconds per call), ``per_image_ms`` (median / batch
-        size, in ms), ``throughput_per_s`` (images per second at the median),
-        ``repeats``, ``threads``, ``call_path`` and ``note`` (empty unless skipped).
-    """
-    from tqdm import tqdm
-
-    if not isinstance(predict_fns, Mapping) or not predict_fns:
-        raise ValueError("predict_fns must be a non-empty dict of model name -> callable")
-    entries = {name: _split_entry(name, entry) for name, entry in predict_fns.items()}
-    images = np.asarray(images)
-    if images.ndim < 2 or images.shape[0] == 0:
-        raise ValueError(f"images must be a non-empty batch of shape (n, h, w), got shape {images.shape}")
-    sizes = [int(b) for b in batch_sizes]
-    if not sizes or min(sizes) < 1:
-        raise ValueError(f"batch_sizes must be positive integers, got {list(batch_sizes)}")
-    if min_repeats < 1 or max_repeats < min_repeats:
-        raise ValueError(f"need 1 <= min_repeats <= max_repeats, got {min_repeats} and {max_repeats}")
-    if time_budget < 0:
-        raise ValueError(f"time_budget must be >= 0 seconds, got {time_budget}")
-    threads = available_cpus() if threads is None else int(threads)
-
-    rng = np.random.default_rng(random_state)
-    order = rng.permutation(images.shape[0])
-    rows = []
-    bar = tqdm(total=len(sizes) * len(entries), file=sys.stderr, disable=not progress)
-    try:
-        for size in sizes:
-            # np.resize repeats the permutation when the pool is smaller than the batch.
-            batch = images[np.resize(order, size)]
-            for name, (fn, call_path) in entries.items():
-                bar.set_description(f"{name} batch {size}")
-                limit = _max_batch_for(name, max_batch)
-                row = {"model": name, "batch_size": size, "threads": threads, "call_path": call_path}
-                if limit is not None and size > limit:
-                    row.update(
-                        median_s=np.nan,
-                        p90_s=np.nan,
-                        per_image_ms=np.nan,
-                        throughput_per_s=np.nan,
-                        repeats=0,
-                        note=f"skipped: batch size {size} > max_batch {limit}",
-                    )
-                else:
-                    times = time_callable(
-                        lambda fn=fn, batch=batch: fn(batch),
-                        repeats=min_repeats,
-                        warmup=warmup,
-                        min_seconds=time_budget,
-                        max_repeats=max_repeats,
-                    )
-                    median = float(np.median(times))
-                    row.update(
-                        median_s=median,
-                        p90_s=float(np.percentile(times, 90)),
-                        per_image_ms=1000.0 * median / size,
-                        throughput_per_s=size / median if median > 0 else np.inf,
-                        repeats=int(times.size),
-                        note="",
-                    )
-                rows.append(row)
-                bar.update()
-    finally:
-        bar.close()
-    table = pd.DataFrame(rows, columns=list(SWEEP_COLUMNS))
-    return table.astype({"batch_size": np.int64, "repeats": np.int64, "threads": np.int64})
 
 
 # --------------------------------------------------------------------------- memory

@@ -11,7 +11,9 @@ are in :mod:`lussi.figures`, their styling in :mod:`lussi.plotting`.)
 
 from __future__ import annotations
 
+import functools
 import html
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,14 +25,44 @@ from lussi.safe_io import png_data_uri
 from lussi.validation import check_image_batch, check_labels
 
 __all__ = [
+    "HtmlBlock",
     "digit_grid_html",
     "digit_matrix_html",
     "gallery_html",
+    "html_block",
     "styled_table",
 ]
 
 MAX_GRID_IMAGES = 200
 MAX_MATRIX_CELLS = 32 * 32
+
+class HtmlBlock(str):
+    """HTML that a report cell hands to the document as a raw block, never as a ``text/html`` output.
+
+    Jupyter shows it through ``_repr_markdown_``: a ```` ```{=html} ```` fence. A
+    ``text/html`` display_data would make real Quarto add require.js and jQuery
+    from a CDN to the page (``extractJupyterWidgetDependencies`` in its
+    ``src/core/jupyter/widgets.ts``), so the report would not be self-contained.
+    It is a ``str``, so callers and tests read the HTML directly.
+    """
+
+    __slots__ = ()
+
+    def _repr_markdown_(self) -> str:
+        longest = max((len(run) for run in re.findall(r"`+", self)), default=0)
+        fence = "`" * max(3, longest + 1)
+        return f"{fence}{{=html}}\n{self}\n{fence}\n"
+
+
+def html_block(view):
+    """Wrap an HTML-returning view's result in :class:`HtmlBlock` (a decorator of report views)."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs) -> HtmlBlock:
+        return HtmlBlock(view(*args, **kwargs))
+
+    return wrapped
+
 
 def _png_data_uri(image: np.ndarray, *, scale: int, invert: bool) -> str:
     """Encode one uint8 (h, w) image as a nearest-neighbour upscaled PNG data URI."""

@@ -12,7 +12,6 @@ from lussi.figures import (
     plot_class_balance,
     plot_confusion,
     plot_k_sweep,
-    plot_latency,
     plot_per_class,
     plot_training_history,
 )
@@ -96,28 +95,6 @@ def test_plot_training_history():
     assert {line.get_label() for line in acc_ax.lines} == {"mlp train", "mlp validation", "cnn train"}
     with pytest.raises(ValueError, match="'loss' list"):
         plot_training_history({"m": {"accuracy": [0.5]}})
-
-
-def test_plot_latency_skips_unmeasured_cells():
-    sweep = pd.DataFrame(
-        {
-            "model": ["knn", "knn", "cnn", "cnn", "cnn", "cnn"],
-            "batch_size": [1, 100, 1, 100, 1, 100],
-            "median_s": [0.01, 0.5, 0.05, np.nan, 0.001, 0.01],
-            "p90_s": [0.012, 0.6, 0.06, np.nan, 0.002, 0.02],
-            "call_path": ["predict", "predict", "model.predict", "model.predict", "call", "call"],
-        }
-    )
-    fig = plot_latency(sweep)
-    per_ax, thr_ax = fig.axes
-    assert per_ax.get_xscale() == "log" and per_ax.get_yscale() == "log"
-    assert len(per_ax.lines) == 3 and len(thr_ax.lines) == 3
-    labels = [line.get_label() for line in thr_ax.lines]
-    assert labels == ["knn", "cnn · model.predict", "cnn · call"]
-    np.testing.assert_allclose(per_ax.lines[0].get_ydata(), [10.0, 5.0])  # ms per image
-    np.testing.assert_allclose(thr_ax.lines[0].get_ydata(), [100.0, 200.0])
-    with pytest.raises(ValueError, match="no measured cells"):
-        plot_latency(sweep.assign(median_s=np.nan))
 
 
 def test_plot_accuracy_intervals(sk_predictions, sk_digits):

@@ -9,19 +9,8 @@ import pandas as pd
 import pytest
 
 from lussi.data import load_digits_dataset
-from lussi.learning import (
-    COLUMNS,
-    crossover_points,
-    curve_row,
-    knn_factory,
-    learning_curve,
-    learning_facts,
-    nested_order,
-    nested_subsets,
-    network_factory,
-    overtaking_size,
-    plot_learning_curves,
-)
+from lussi.experiments.learning import crossover_points, learning_facts, overtaking_size, plot_learning_curves
+from lussi.learning import COLUMNS, curve_row, knn_factory, learning_curve, nested_order, nested_subsets, network_factory
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +62,7 @@ def test_learning_curve_with_knn_and_a_tiny_network(digits):
         "knn": knn_factory(),
         "mlp": network_factory(tiny, sizes=(300,)),  # only one size: the others are skipped
     }
-    table = learning_curve(digits, [100, 300, 5000], factories, progress=False)
+    table = learning_curve(digits, [100, 300, 5000], factories)
     assert list(table.columns) == COLUMNS
     assert list(zip(table["model"], table["n_train"], strict=True)) == [("knn", 100), ("knn", 300), ("mlp", 300)]
     knn = table[table["model"] == "knn"].set_index("n_train")
@@ -89,7 +78,7 @@ def test_learning_curve_with_knn_and_a_tiny_network(digits):
         table["predict_ms_per_image"], 1000 * table["predict_seconds"] / len(digits.test_labels)
     )
     assert table.attrs["n_test"] == len(digits.test_labels)
-    whole = learning_curve(digits, [300], {"mlp": factories["mlp"]}, validation_fraction=0, progress=False)
+    whole = learning_curve(digits, [300], {"mlp": factories["mlp"]}, validation_fraction=0)
     assert whole["n_fit"].iloc[0] == 300 and whole["epochs"].iloc[0] == 1
     assert np.isnan(whole["validation_accuracy"].iloc[0])
     # A row built from outside predictions has the same columns and the same numbers.
@@ -103,14 +92,14 @@ def test_learning_curve_with_knn_and_a_tiny_network(digits):
 def test_learning_curve_takes_any_factory_of_the_size_and_checks_input(digits):
     from lussi.models.knn import KNNClassifier
 
-    table = learning_curve(digits, [200], {"knn1": lambda n_train: KNNClassifier(n_neighbors=1)}, progress=False)
+    table = learning_curve(digits, [200], {"knn1": lambda n_train: KNNClassifier(n_neighbors=1)})
     assert len(table) == 1 and table["accuracy"].iloc[0] > 0.8
     with pytest.raises(ValueError, match="factories must be a non-empty dict"):
-        learning_curve(digits, [200], {}, progress=False)
+        learning_curve(digits, [200], {})
     with pytest.raises(ValueError, match="exceeds the 1437 training images"):
-        learning_curve(digits, [10**6], {"knn": knn_factory()}, progress=False)
+        learning_curve(digits, [10**6], {"knn": knn_factory()})
     with pytest.raises(ValueError, match="validation_fraction must be in"):
-        learning_curve(digits, [200], {"knn": knn_factory()}, validation_fraction=1.0, progress=False)
+        learning_curve(digits, [200], {"knn": knn_factory()}, validation_fraction=1.0)
 
 
 # --------------------------------------------------------------------------- crossover and plot

@@ -12,7 +12,9 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from lussi import picture, realset
 from lussi.handwriting.drawing import draw_digit
-from lussi.realset import accuracy_by_kind, convert_set, find_set, half_of, predict_set, read_labels
+from lussi.experiments import real as real_experiment
+from lussi.experiments.real import accuracy_by_kind, predict_set
+from lussi.realset import convert_set, find_set, half_of, read_labels
 
 SET = find_set()
 needs_set = pytest.mark.skipif(
@@ -86,9 +88,9 @@ def test_refusals_count_as_misses(tmp_path):
     assert accuracy.loc["photo", "right"] == 1.0 and accuracy.loc["photo", "wrong"] == 0.5
     assert accuracy.loc["scan", "right"] == 0.5  # the blank sheet is refused: a miss, whatever the model said
     assert accuracy.loc["all", "wrong"] == 0.5
-    facts = realset.realset_facts(table, {"right": "Right", "wrong": "Wrong"})
+    facts = real_experiment.realset_facts(table, {"right": "Right", "wrong": "Wrong"})
     assert facts["n"] == 4 and facts["refused"] == 1 and facts["best"] == "Right" and facts["kinds"] == {"photo": 2, "scan": 2}
-    page = realset.realset_html(tmp_path, table, {"right": "Right"}, per_kind=2)
+    page = real_experiment.realset_html(tmp_path, table, {"right": "Right"}, per_kind=2)
     assert page.count("data:image/png;base64,") == 4 + 3  # a thumbnail each, and the 28x28 of all but the refused
     assert "refused" in page
 
@@ -176,7 +178,7 @@ def test_the_full_profile_models_meet_the_targets_on_the_real_set(converted):
                 pytest.skip(f"the full-profile {kind} is not in the cache ({problem}); run `lussi train` first")
             return CacheEntry(self.entry_path(kind, key), key, record, hit=True)
 
-    study = run_study("full", models=("knn_tuned", "cnn"), cache=LoadOnly(), timing=False, progress=False)
+    study = run_study("full", models=("knn_tuned", "cnn"), cache=LoadOnly(), timing=False)
     table = predict_set(converted, {name: trained.model for name, trained in study.models.items()})
     accuracy = accuracy_by_kind(table)
     assert accuracy.loc["all", "cnn"] >= 0.98 and accuracy.loc["all", "knn_tuned"] >= 0.97, accuracy

@@ -7,21 +7,9 @@ import pandas as pd
 import pytest
 
 from lussi.data import load_digits_dataset
-from lussi.robustness import (
-    SEED_NOISE_HIGH,
-    DenoiseResult,
-    KNNDenoiser,
-    Perturbation,
-    add_gaussian_noise,
-    add_seed_noise,
-    default_perturbations,
-    denoise_demo,
-    denoise_gallery_html,
-    plot_robustness,
-    psnr,
-    robustness_facts,
-    robustness_table,
-)
+from lussi.experiments.denoise import DenoiseResult, KNNDenoiser, denoise_demo, denoise_gallery_html, psnr
+from lussi.experiments.robustness import plot_robustness, robustness_facts, robustness_table
+from lussi.perturbations import SEED_NOISE_HIGH, Perturbation, add_gaussian_noise, add_seed_noise, default_perturbations
 from lussi.transforms import rotate_images, shift_images
 
 
@@ -148,7 +136,7 @@ def test_robustness_table_columns_and_clean_level(digits):
 
     table = robustness_table(
         {"knn": counting, "constant": lambda x: np.zeros(len(x), dtype=np.int64)},
-        digits.test_images, digits.test_labels, progress=False,
+        digits.test_images, digits.test_labels,
     )
     assert list(table.columns) == ["perturbation", "level", "label", "model", "accuracy", "low", "high", "n"]
     clean = float(np.mean(predict(digits.test_images) == digits.test_labels))
@@ -168,7 +156,7 @@ def test_robustness_facts(digits):
     predict = _nearest_neighbour_predict(digits)
     table = robustness_table(
         {"knn": predict, "constant": lambda x: np.zeros(len(x), dtype=np.int64)},
-        digits.test_images, digits.test_labels, progress=False,
+        digits.test_images, digits.test_labels,
     )
     facts = robustness_facts(table, "knn", "constant")
     assert [k["name"] for k in facts["kinds"]] == ["gaussian noise", "shift", "rotation", "seed noise"]
@@ -185,16 +173,16 @@ def test_robustness_facts(digits):
 def test_robustness_table_is_reproducible(digits):
     predict = _nearest_neighbour_predict(digits)
     args = ({"knn": predict}, digits.test_images[:100], digits.test_labels[:100])
-    a = robustness_table(*args, progress=False, random_state=5)
-    b = robustness_table(*args, progress=False, random_state=5)
+    a = robustness_table(*args, random_state=5)
+    b = robustness_table(*args, random_state=5)
     pd.testing.assert_frame_equal(a, b)
 
 
 def test_robustness_table_rejects_bad_input(digits):
     with pytest.raises(ValueError, match="predict_fns must be a non-empty dict"):
-        robustness_table({}, digits.test_images, digits.test_labels, progress=False)
+        robustness_table({}, digits.test_images, digits.test_labels)
     with pytest.raises(ValueError, match="labels must be integers of shape"):
-        robustness_table({"m": lambda x: x}, digits.test_images, digits.test_labels[:5], progress=False)
+        robustness_table({"m": lambda x: x}, digits.test_images, digits.test_labels[:5])
 
 
 def test_plot_robustness_has_one_axes_per_kind_and_one_line_per_model():

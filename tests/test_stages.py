@@ -65,24 +65,26 @@ def test_a_table_stage_keeps_its_column_order(tmp_path):
     pd.testing.assert_frame_equal(read, table)
 
 
-def test_the_study_declares_its_extras_once():
-    from lussi.study import StudyResults
-    from lussi.study_stages import EXTRAS
+def test_the_study_declares_its_experiments_once():
+    from lussi.experiments import ALL, CORE, EXTRAS
+    from lussi.experiments.base import Experiment
 
-    names = [extra.name for extra in EXTRAS]
+    assert [module.EXPERIMENT.name for module in CORE] == ["latency", "seedsplit"]
+    names = [module.EXPERIMENT.name for module in EXTRAS]
     assert names == ["robustness", "denoise", "learning", "drawn", "real"]
-    fields = {field.name for field in dataclasses.fields(StudyResults)}
-    for extra in EXTRAS:
-        assert set(extra.fields) <= fields
-        assert extra.after is None or extra.after in names[:names.index(extra.name)]
+    for module in ALL:
+        experiment = module.EXPERIMENT
+        assert isinstance(experiment, Experiment) and callable(module.facts)
+        assert experiment.after is None or experiment.after in names[:names.index(experiment.name)]
+        # A cached experiment says what its record holds (or runs its own stages).
+        assert experiment.run is not None or set(experiment.result.SCHEMA) and experiment.inputs is not None
 
 
 @pytest.mark.parametrize("shape, classes, expected", [
     ((8, 8), tuple("0123456789"), None), ((8, 8), ("a", "b"), "classes"), ((8, 6), tuple("0123456789"), "shape"),
 ])
 def test_drawn_digits_apply_to_square_digit_images_only(shape, classes, expected):
-    from lussi.study_stages import EXTRAS
+    from lussi.experiments import drawn
 
-    drawn = next(extra for extra in EXTRAS if extra.name == "drawn")
     study = types.SimpleNamespace(dataset=types.SimpleNamespace(image_shape=shape, class_names=classes))
-    assert drawn.skip(study) == expected
+    assert drawn.EXPERIMENT.skip(study) == expected

@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 
 from lussi.cache import Cache
+from lussi.experiments import denoise, drawn, latency, learning, robustness
+from lussi.experiments import real as real_experiment
 from lussi.report import views
 from lussi.report.facts import summary_facts
 from lussi.report.text import pct, render_text
@@ -35,7 +37,7 @@ def test_every_model_trained_and_predicted_once(study):
     again = run_study("quick", dataset="digits", cache=Cache(next(iter(study.models.values())).entry.path.parent),
                       progress=False)
     assert all(t.entry.hit for t in again.models.values())
-    assert again.robustness is None and again.learning is None and again.extras == {}  # extras are opt-in
+    assert set(again.results) == {"latency", "seedsplit"}  # extras are opt-in
     assert all(p.cached for p in again.predictions.values())
     for name in study.names:
         np.testing.assert_array_equal(again.predicted(name), study.predicted(name))
@@ -93,13 +95,13 @@ def test_views_produce_html_and_figures(study):
     for html in (
         views.digit_matrix(study), views.sample_grid(study), views.k_sweep_table(study), views.accuracy_table(study),
         views.mcnemar_table(study), views.per_class_table(study), views.confused_pairs(study),
-        views.misclassified_gallery(study, knn), views.disagreement_gallery(study), views.latency_table(study),
+        views.misclassified_gallery(study, knn), views.disagreement_gallery(study), latency.table(study),
         views.size_table(study), views.reproducibility_table(study), views.architecture_table(study, "mlp"),
     ):
         assert isinstance(html, str) and "<" in html and "http" not in html
     for figure in (
         views.accuracy_figure(study), views.class_balance(study), views.k_sweep_figure(study),
-        views.training_curves(study), views.per_class_figure(study), views.latency_figure(study),
+        views.training_curves(study), views.per_class_figure(study), latency.figure(study),
         views.confusion_figure(study, knn, "counts"), views.confusion_figure(study, net, "errors"),
     ):
         assert isinstance(figure, Figure)
@@ -124,19 +126,19 @@ def test_ladder_table_lists_each_family_in_order_with_its_recipe(study):
 def test_extras_are_cached(study):
     cache = Cache(next(iter(study.models.values())).entry.path.parent)
     again = run_study("quick", dataset="digits", cache=cache, progress=False, extras=True, timing=False)
-    pd.testing.assert_frame_equal(again.robustness, study.robustness)
-    pd.testing.assert_frame_equal(again.learning.drop(columns=["train_seconds", "predict_seconds"]),
-                                  study.learning.drop(columns=["train_seconds", "predict_seconds"]))
-    np.testing.assert_array_equal(again.denoise.denoised, study.denoise.denoised)
-    pd.testing.assert_frame_equal(again.drawn_predictions, study.drawn_predictions)
-    assert set(study.extras) == {"robustness", "denoise", "learning", "drawn", "real"}
-    assert all(info["computed"] for name, info in study.extras.items() if name != "real")
-    assert study.extras["real"] == {"computed": False, "seconds": 0.0, "reason": "no set"}
-    assert study.real_predictions is None and views.real_pictures(study) == ""
+    pd.testing.assert_frame_equal(again.result("robustness").table, study.result("robustness").table)
+    pd.testing.assert_frame_equal(again.result("learning").table.drop(columns=["train_seconds", "predict_seconds"]),
+                                  study.result("learning").table.drop(columns=["train_seconds", "predict_seconds"]))
+    np.testing.assert_array_equal(again.result("denoise").denoised, study.result("denoise").denoised)
+    pd.testing.assert_frame_equal(again.result("drawn").table, study.result("drawn").table)
+    assert set(study.experiments) == {"latency", "seedsplit", "robustness", "denoise", "learning", "drawn", "real"}
+    assert all(info["computed"] for name, info in study.experiments.items() if name != "real")
+    assert study.experiments["real"] == {"computed": False, "seconds": 0.0, "reason": "no set"}
+    assert study.result("real") is None and real_experiment.pictures(study) == ""
 
 
 def test_robustness_level_zero_is_the_clean_test_accuracy(study):
-    table = study.robustness
+    table = study.result("robustness").table
     assert set(table["model"]) == set(study.headline)
     assert (table["n"] == len(study.y_test)).all()  # digits' test split is smaller than the profile's subset
     for (kind, model), part in table.groupby(["perturbation", "model"]):
@@ -147,7 +149,7 @@ def test_robustness_level_zero_is_the_clean_test_accuracy(study):
 
 
 def test_learning_curve_ends_at_the_study_models(study):
-    table = study.learning
+    table = study.result("learning").table
     n_train = len(study.dataset.train_labels)
     assert set(table["model"]) == {"knn", "mlp"}  # the quick profile trains no CNN curve
     for name, part in table.groupby("model"):
@@ -160,7 +162,7 @@ def test_learning_curve_ends_at_the_study_models(study):
 
 
 def test_denoiser_reduces_the_error(study):
-    d = study.denoise
+    d = study.result("denoise")
     assert d.mse_denoised < d.mse_noisy and d.psnr_denoised > d.psnr_noisy
     assert d.n_test == min(study.profile.denoise_n_test, len(study.y_test))
     assert d.noisy.shape == d.denoised.shape == d.clean.shape == (10, *study.dataset.image_shape)
@@ -175,30 +177,30 @@ def test_real_pictures_are_read_by_every_model_and_cached(study, tmp_path, monke
 
     monkeypatch.setenv("LUSSI_HANDWRITING_SET", str(write_set(tmp_path / "set")))
     cache = Cache(next(iter(study.models.values())).entry.path.parent)
-    real = compute_extras(dataclasses.replace(study, extras={}), cache=cache, progress=False)
-    table = real.real_predictions
-    assert real.extras["real"]["computed"] and real.real_dir == tmp_path / "set"
+    real = compute_extras(dataclasses.replace(study, experiments={}), cache=cache)
+    table = real.result("real").table
+    assert real.experiments["real"]["computed"] and real.result("real").directory == tmp_path / "set"
     assert len(table) == 4 * len(study.models) and set(table["model"]) == set(study.models)
     assert (table[table["refused"]]["predicted"] == -1).all() and table["refused"].sum() == len(study.models)
-    again = compute_extras(dataclasses.replace(study, extras={}), cache=cache, progress=False)
-    pd.testing.assert_frame_equal(again.real_predictions, table)
+    again = compute_extras(dataclasses.replace(study, experiments={}), cache=cache)
+    pd.testing.assert_frame_equal(again.result("real").table, table)
     facts = summary_facts(real)
     assert facts["real"]["available"] and facts["real"]["n"] == 4 and facts["real"]["refused"] == 1
     text = " ".join(render_text("handwriting", facts).split())
     assert "4 pictures of single digits" in text and "1 of the pictures was refused" in text
-    assert "lussi-real-digits" in views.real_pictures(real)
+    assert "lussi-real-digits" in real_experiment.pictures(real)
     assert "build_set.py" in render_text("handwriting", summary_facts(study))  # without a set: how to build it
 
 
 def test_drawn_digits_are_predicted_by_every_model(study):
-    table = study.drawn_predictions
-    assert len(table) == len(study.drawn.labels) * len(study.models)
-    assert list(dict.fromkeys(study.drawn.styles)) == list(study.profile.drawn_styles)
-    assert study.drawn.images.shape[1:] == study.dataset.image_shape
+    table, drawn_digits = study.result("drawn").table, study.result("drawn").drawn
+    assert len(table) == len(drawn_digits.labels) * len(study.models)
+    assert list(dict.fromkeys(drawn_digits.styles)) == list(study.profile.drawn_styles)
+    assert drawn_digits.images.shape[1:] == study.dataset.image_shape
     for name, trained in study.models.items():
         rows = table[table["model"] == name]
-        np.testing.assert_array_equal(rows["predicted"].to_numpy(), trained.model.predict(study.drawn.images))
-        np.testing.assert_array_equal(rows["correct"].to_numpy(), rows["predicted"].to_numpy() == study.drawn.labels)
+        np.testing.assert_array_equal(rows["predicted"].to_numpy(), trained.model.predict(drawn_digits.images))
+        np.testing.assert_array_equal(rows["correct"].to_numpy(), rows["predicted"].to_numpy() == drawn_digits.labels)
     facts = summary_facts(study)["drawn"]
     assert facts["applicable"]
     assert facts["accuracy"][name] == pytest.approx(table[table["model"] == name]["correct"].mean())
@@ -227,17 +229,16 @@ def test_extra_views(study):
 
     knn, net = study.headline
     for html in (
-        views.drawn_digits_gallery(study), views.drawn_digits_table(study), views.error_explanations(study, n=2),
-        views.auc_table(study), views.robustness_table(study), views.denoise_gallery(study),
-        views.learning_table(study),
+        drawn.gallery(study), drawn.table(study), views.error_explanations(study, n=2),
+        views.auc_table(study), robustness.table(study), denoise.gallery(study), learning.table(study),
     ):
         assert isinstance(html, str) and "<" in html and "http" not in html
     explained = views.error_explanations(study, n=2)
     assert explained.count('class="lussi-explanation"') == min(2, int(np.sum(study.predicted(knn) != study.y_test)))
     assert "<h1" not in explained and "<h2" not in explained  # fragments add nothing to the table of contents
-    assert study.label(net) in views.drawn_digits_table(study)
+    assert study.label(net) in drawn.table(study)
     for figure in (views.one_vs_rest_figure(study, "roc"), views.one_vs_rest_figure(study, "pr"),
-                   views.robustness_figure(study), views.learning_figure(study)):
+                   robustness.figure(study), learning.figure(study)):
         assert isinstance(figure, Figure)
     legend = [t.get_text() for t in views.one_vs_rest_figure(study, "roc").axes[0].get_legend().get_texts()]
     assert len(legend) == study.dataset.n_classes and legend[0].startswith(study.dataset.class_names[0] + ":")

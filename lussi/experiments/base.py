@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from ..stages import Stage, run_stage
 
-__all__ = ["Experiment", "model_keys", "never"]
+__all__ = ["Experiment", "colors", "labelled", "model_keys", "never", "note"]
 
 
 def never(study) -> None:
@@ -46,8 +46,8 @@ class Experiment:
     ----------
     name : str
         Its key in :attr:`lussi.study.StudyResults.results` and the prefix of its cache entry.
-    describe : str
-        The line logged before it runs.
+    describe : str or callable
+        The line logged before it runs (``describe(study) -> str`` when it depends on the study).
     inputs : callable
         ``inputs(study) -> dict``: JSON-ready description of everything the result depends on (the cache key).
     compute : callable
@@ -66,7 +66,7 @@ class Experiment:
     """
 
     name: str
-    describe: str
+    describe: str | Callable[[Any], str]
     inputs: Callable[[Any], dict] | None
     compute: Callable[[Any], Any] | None
     result: type
@@ -87,3 +87,27 @@ class Experiment:
         if self.run is not None:
             return self.run(study, cache, rebuild)
         return run_stage(self.stage(), study, cache, rebuild)
+
+
+# --------------------------------------------------------------------------- what views share
+
+
+def colors(study) -> dict[str, str]:
+    """One colour per model label, stable across every figure of the report."""
+    from ..plotting import model_colors
+
+    return model_colors([study.label(name) for name in study.models])
+
+
+def labelled(table, study):
+    """A copy of ``table`` whose ``model`` column holds the models' labels instead of their names."""
+    table = table.copy()
+    table["model"] = [study.label(name) for name in table["model"]]
+    return table
+
+
+def note(message: str) -> str:
+    """An italic paragraph for a view that has nothing to show (the reason is the message)."""
+    import html
+
+    return f'<p class="lussi-note"><em>{html.escape(message)}</em></p>'

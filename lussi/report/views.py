@@ -1,22 +1,26 @@
-"""What each report cell shows: a study's results laid out as figures, tables and HTML.
+"""What each report cell of the core comparison shows: a study's results as figures, tables and HTML.
 
 Each function takes a :class:`~lussi.study.StudyResults` and returns a
 matplotlib Figure, an HTML string or Markdown, by calling :mod:`lussi.analysis`
 and :mod:`lussi.visualize` / :mod:`lussi.figures`; ``report.qmd`` cells are one call each.
+The analyses beyond the core comparison have their views in their own modules
+(:mod:`lussi.experiments`).
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
-import re
 
 import numpy as np
 import pandas as pd
 
-from .. import figures, plotting, visualize
+from .. import figures, visualize
+from ..experiments.base import colors, note as _note
+from ..formats import count, megabytes, pct, pvalue, seconds
+from ..visualize import HtmlBlock
+from ..visualize import html_block as _html_block
 from .facts import summary_facts
-from .text import count, megabytes, ms, pct, pvalue, render_text, seconds
+from .text import render_text
 
 __all__ = [
     "HtmlBlock",
@@ -28,66 +32,23 @@ __all__ = [
     "colors",
     "confused_pairs",
     "confusion_figure",
-    "denoise_gallery",
     "digit_matrix",
     "disagreement_gallery",
-    "drawn_digits_gallery",
-    "drawn_digits_table",
     "error_explanations",
     "k_sweep_figure",
     "k_sweep_table",
-    "latency_figure",
-    "latency_table",
-    "learning_figure",
-    "learning_table",
     "mcnemar_table",
     "misclassified_gallery",
     "one_vs_rest_figure",
     "per_class_figure",
     "per_class_heading",
     "per_class_table",
-    "real_pictures",
     "reproducibility_table",
-    "robustness_figure",
-    "robustness_table",
     "sample_grid",
     "size_table",
     "text",
     "training_curves",
 ]
-
-
-class HtmlBlock(str):
-    """HTML that a report cell hands to the document as a raw block, never as a ``text/html`` output.
-
-    Jupyter shows it through ``_repr_markdown_``: a ```` ```{=html} ```` fence. A
-    ``text/html`` display_data would make real Quarto add require.js and jQuery
-    from a CDN to the page (``extractJupyterWidgetDependencies`` in its
-    ``src/core/jupyter/widgets.ts``), so the report would not be self-contained.
-    It is a ``str``, so callers and tests read the HTML directly.
-    """
-
-    __slots__ = ()
-
-    def _repr_markdown_(self) -> str:
-        longest = max((len(run) for run in re.findall(r"`+", self)), default=0)
-        fence = "`" * max(3, longest + 1)
-        return f"{fence}{{=html}}\n{self}\n{fence}\n"
-
-
-def _html_block(view):
-    """Wrap an HTML-returning view's result in :class:`HtmlBlock`."""
-
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs) -> HtmlBlock:
-        return HtmlBlock(view(*args, **kwargs))
-
-    return wrapped
-
-
-def colors(study) -> dict[str, str]:
-    """One colour per model label, stable across every figure of the report."""
-    return plotting.model_colors([study.label(n) for n in study.models])
 
 
 def text(study, name: str, **context) -> str:
@@ -101,12 +62,6 @@ def _facts(study) -> dict:
     if facts is None:
         facts = study._report_facts = summary_facts(study)
     return facts
-
-
-def _note(message: str) -> str:
-    import html
-
-    return f'<p class="lussi-note"><em>{html.escape(message)}</em></p>'
 
 
 # --------------------------------------------------------------------------- data
@@ -263,7 +218,7 @@ def mcnemar_table(study) -> HtmlBlock:
 
 def per_class_heading(study, *, level: int = 2, detail: str = "") -> str:
     """The per-class section's Markdown heading, named by the data: "Per digit" for digits, "Per class" otherwise."""
-    from ..study import digit_classes
+    from ..data import digit_classes
 
     unit = "digit" if digit_classes(study.dataset) else "class"
     return f"{'#' * level} Per {unit}{detail}"
@@ -336,56 +291,6 @@ def disagreement_gallery(study, max_items: int = 40) -> HtmlBlock:
 # --------------------------------------------------------------------------- beyond the seed study
 
 
-def _labelled(table: pd.DataFrame, study) -> pd.DataFrame:
-    table = table.copy()
-    table["model"] = [study.label(name) for name in table["model"]]
-    return table
-
-
-@_html_block
-def drawn_digits_gallery(study, name: str | None = None) -> HtmlBlock:
-    """Digits drawn by code beside what the models see, captioned with ``name``'s answers (default: best network)."""
-    from ..handwriting.drawn import drawn_digits_html
-
-    if study.drawn_predictions is None:
-        return _note("Drawn digits do not apply to this dataset (see the text above).")
-    name = name or study.headline[1]
-    return drawn_digits_html(study.drawn, _labelled(study.drawn_predictions, study), model=study.label(name))
-
-
-@_html_block
-def drawn_digits_table(study) -> HtmlBlock:
-    """Share of drawn digits each model reads correctly, by drawing style."""
-    from ..handwriting.drawn import drawn_digits_accuracy
-
-    if study.drawn_predictions is None:
-        return _note("Drawn digits do not apply to this dataset.")
-    table = drawn_digits_accuracy(_labelled(study.drawn_predictions, study)).reset_index()
-    return visualize.styled_table(table, percent_columns=[c for c in table.columns if c != "style"], precision=2)
-
-
-@_html_block
-def real_pictures(study, per_kind: int = 6) -> HtmlBlock:
-    """The real handwriting set, when built: each model's accuracy per kind of picture, then a sample of
-    pictures beside what the models saw and read (empty when the set is not built here)."""
-    from ..realset import accuracy_by_kind, realset_html
-
-    if study.real_predictions is None:
-        return ""
-    table = _labelled(study.real_predictions, study)
-    accuracy = accuracy_by_kind(table)
-    counts = table.drop_duplicates("name")["kind"].value_counts()
-    accuracy.index = [f"{kind} ({counts.sum() if kind == 'all' else counts[kind]})" for kind in accuracy.index]
-    shown = accuracy.rename_axis("pictures").reset_index()
-    models = [c for c in shown.columns if c != "pictures"]
-    caption = ("Share of the real pictures each model reads correctly, per kind of picture (a refused picture "
-               "counts as a miss).")
-    sample = ("A sample of the real pictures, each beside the 28×28 digit the models saw, with every model's "
-              "answer (misses in red).")
-    return (f"{visualize.styled_table(shown, caption=caption, percent_columns=models, precision=3)}\n"
-            f"<p>{sample}</p>\n{realset_html(study.real_dir, table, {}, per_kind=per_kind)}")
-
-
 @_html_block
 def error_explanations(study, n: int = 3) -> HtmlBlock:
     """The best KNN's first ``n`` test mistakes: nearest training digits and both headline models' top classes."""
@@ -420,73 +325,7 @@ def auc_table(study) -> HtmlBlock:
     return visualize.styled_table(wide, precision=4, highlight_max=[])
 
 
-def robustness_figure(study):
-    """Accuracy against the strength of each perturbation, with 95% bands."""
-    from ..robustness import plot_robustness
-
-    return plot_robustness(_labelled(study.robustness, study), colors=colors(study))
-
-
-@_html_block
-def robustness_table(study) -> HtmlBlock:
-    """Accuracy of each model at each perturbation level."""
-    table = _labelled(study.robustness, study)
-    wide = table.pivot_table(index=["perturbation", "level", "label"], columns="model", values="accuracy", sort=False)
-    wide = wide.reset_index().drop(columns=["level"]).rename(columns={"label": "strength"})
-    models = [c for c in wide.columns if c not in ("perturbation", "strength")]
-    return visualize.styled_table(wide, percent_columns=models, precision=4)
-
-
-@_html_block
-def denoise_gallery(study) -> HtmlBlock:
-    """Noisy test images, the KNN denoiser's output and the clean originals."""
-    from ..robustness import denoise_gallery_html
-
-    if study.denoise is None:
-        return _note("The denoiser was not computed for this rendering.")
-    return denoise_gallery_html(study.denoise)
-
-
-def learning_figure(study):
-    """Accuracy, training time and prediction time against training-set size."""
-    from ..learning import plot_learning_curves
-
-    return plot_learning_curves(_labelled(study.learning, study), colors=colors(study))
-
-
-@_html_block
-def learning_table(study) -> HtmlBlock:
-    """Every point of the learning curves: size, accuracy with its interval, epochs and times."""
-    table = _labelled(study.learning, study)
-    table = table[["model", "n_train", "accuracy", "low", "high", "epochs", "train_seconds", "predict_ms_per_image"]]
-    table = table.assign(
-        epochs=["—" if pd.isna(v) else f"{v:.0f}" for v in table["epochs"]],
-        train_seconds=[seconds(v) for v in table["train_seconds"]],
-        predict_ms_per_image=[ms(v) for v in table["predict_ms_per_image"]],
-    ).rename(columns={"n_train": "training images", "low": "95% low", "high": "95% high",
-                      "train_seconds": "training", "predict_ms_per_image": "predict / image"})
-    return visualize.styled_table(table, percent_columns=["accuracy", "95% low", "95% high"], precision=4)
-
-
 # --------------------------------------------------------------------------- speed
-
-
-@_html_block
-def latency_table(study) -> HtmlBlock:
-    """Median and 90th-percentile latency per model and batch size, with throughput."""
-    table = study.latency.copy()
-    table["median"] = [ms(1000 * v) for v in table["median_s"]]
-    table["p90"] = [ms(1000 * v) for v in table["p90_s"]]
-    table["per image"] = [ms(v) for v in table["per_image_ms"]]
-    table["images/s"] = [f"{v:,.0f}" for v in table["throughput_per_s"]]
-    columns = ["model", "batch_size", "median", "p90", "per image", "images/s", "repeats", "call_path"]
-    table = table[[c for c in columns if c in table.columns]].rename(columns={"batch_size": "batch", "call_path": "call path"})
-    return visualize.styled_table(table)
-
-
-def latency_figure(study):
-    """Per-image time and throughput against batch size, log-log."""
-    return figures.plot_latency(study.latency, colors=colors(study))
 
 
 @_html_block

@@ -1,8 +1,10 @@
-"""The report's drawn-digit experiment: digits drawn by code in several styles, read by every model.
+"""The drawn-digit experiment: digits drawn by code in several styles, read by every model.
 
 A check that needs no pictures from anyone: the models trained on MNIST read
 digits drawn by :func:`lussi.handwriting.drawing.draw_digit` and converted by
 :func:`lussi.handwriting.files.preprocess_digit`, per drawing style.
+:class:`DrawnResult` holds the drawings and every model's answers, its facts and
+its views; :data:`EXPERIMENT` declares it to the study.
 """
 
 from __future__ import annotations
@@ -13,12 +15,19 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .drawing import draw_digit
-from .files import MIN_STROKE, picture_data_uri, preprocess_digit
-from .predictions import predict_images
+from ..data import digit_classes
+from ..handwriting.drawing import draw_digit
+from ..handwriting.files import MIN_STROKE, picture_data_uri, preprocess_digit
+from ..handwriting.predictions import predict_images
+from ..stages import run_stage, table_stage
+from ..visualize import html_block, styled_table
+from .base import Experiment, model_keys, note
 
-__all__ = ["DRAWN_STYLES", "DrawnDigits", "drawn_digits", "drawn_digits_accuracy", "drawn_digits_html",
-           "predict_drawn_digits"]
+__all__ = ["DRAWN_STYLES", "EXPERIMENT", "DrawnDigits", "DrawnResult", "drawn_digits", "drawn_digits_accuracy",
+           "drawn_digits_html", "facts", "gallery", "predict_drawn_digits", "table"]
+
+# Bump to recompute every cached table of drawn digits (shared with the other extras of the first study).
+VERSION = 1
 
 # Variants of drawn digits for the report: (name, draw_digit options).
 DRAWN_STYLES = {
@@ -206,3 +215,100 @@ def drawn_digits_html(drawn: DrawnDigits, table=None, *, model: str | None = Non
             f"{''.join(cells)}</div>"
         )
     return f'<div class="lussi-drawn-digits">{"".join(rows)}</div>'
+
+
+# --------------------------------------------------------------------------- the experiment
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class DrawnResult:
+    """The drawings (redrawn each run: drawing is deterministic and takes about a second) and every model's
+    answer on each (:func:`predict_drawn_digits`, ``model`` holding model names; the cached part)."""
+
+    drawn: DrawnDigits
+    table: "pd.DataFrame"  # noqa: F821
+
+    def accuracy(self, labels: Mapping[str, str] | None = None):
+        """:func:`drawn_digits_accuracy`, models named by ``labels``."""
+        return drawn_digits_accuracy(self.table if labels is None else _relabel(self.table, labels))
+
+    def to_html(self, *, model: str, labels: Mapping[str, str] | None = None) -> str:
+        """:func:`drawn_digits_html` captioned with ``model``'s answers (a label when ``labels`` are given)."""
+        table = self.table if labels is None else _relabel(self.table, labels)
+        return drawn_digits_html(self.drawn, table, model=model)
+
+
+def _relabel(table, labels: Mapping[str, str]):
+    return table.assign(model=[labels.get(name, name) for name in table["model"]])
+
+
+def _skip(study) -> str | None:
+    h, w = study.dataset.image_shape
+    return "classes" if not digit_classes(study.dataset) else "shape" if h != w else None
+
+
+def _run(study, cache, rebuild: bool):
+    profile = study.profile
+    options = {"styles": list(profile.drawn_styles), "seed": profile.seed, "size": study.dataset.image_shape[0]}
+    drawn = drawn_digits(styles=tuple(options["styles"]), seed=profile.seed, size=options["size"])
+    stage = table_stage(
+        "drawn",
+        lambda study: {"models": model_keys(study), **options, "conversion": _conversion(), "version": VERSION},
+        lambda study, progress: predict_drawn_digits(drawn, {name: t.model for name, t in study.models.items()}),
+    )
+    answers, seconds = run_stage(stage, study, cache, rebuild)
+    return DrawnResult(drawn, answers), seconds
+
+
+def _conversion() -> str:
+    from ..picture import fingerprint
+
+    return fingerprint()
+
+
+EXPERIMENT = Experiment("drawn", "digits drawn by code", None, None, DrawnResult, skip=_skip, run=_run)
+
+
+def facts(study) -> dict:
+    """Drawn-digit accuracies per model and style, or ``applicable: False`` with the ``reason``."""
+    result = study.result("drawn")
+    if result is None:
+        return {"applicable": False, "reason": study.extras.get("drawn", {}).get("reason", "not computed"),
+                "class_names": list(study.dataset.class_names)}
+    accuracy = result.accuracy()
+    overall = {name: float(accuracy.loc["all", name]) for name in accuracy.columns}
+    best = max(overall, key=overall.get)
+    knn, net = study.headline
+    drawn = result.drawn
+    return {
+        "applicable": True,
+        "reason": None,
+        "n": len(drawn.labels),
+        "styles": list(dict.fromkeys(drawn.styles)),
+        "per_style": int(len(drawn.labels) // max(1, len(set(drawn.styles)))),
+        "accuracy": overall,
+        "best": best,
+        "knn": overall[knn],
+        "net": overall[net],
+        "by_style": {style: {name: float(accuracy.loc[style, name]) for name in accuracy.columns}
+                     for style in accuracy.index if style != "all"},
+    }
+
+
+@html_block
+def gallery(study, name: str | None = None) -> str:
+    """Digits drawn by code beside what the models see, captioned with ``name``'s answers (default: best network)."""
+    result = study.result("drawn")
+    if result is None:
+        return note("Drawn digits do not apply to this dataset (see the text above).")
+    return result.to_html(model=study.label(name or study.headline[1]), labels=study.labels)
+
+
+@html_block
+def table(study) -> str:
+    """Share of drawn digits each model reads correctly, by drawing style."""
+    result = study.result("drawn")
+    if result is None:
+        return note("Drawn digits do not apply to this dataset.")
+    shown = result.accuracy(study.labels).reset_index()
+    return styled_table(shown, percent_columns=[c for c in shown.columns if c != "style"], precision=2)

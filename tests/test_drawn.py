@@ -1,11 +1,11 @@
-"""lussi.handwriting.drawn: the report's drawn-digit experiment (drawings, predictions, accuracy, gallery)."""
+"""lussi.experiments.drawn: the drawn-digit experiment (drawings, predictions, accuracy, gallery)."""
 
 import re
 
 import pandas as pd
 import pytest
 
-from lussi.handwriting.drawn import drawn_digits, drawn_digits_accuracy, drawn_digits_html, predict_drawn_digits
+from lussi.experiments.drawn import drawn_digits, drawn_digits_accuracy, drawn_digits_html, predict_drawn_digits
 
 
 def test_report_helpers_for_drawn_digits(knn):
