@@ -62,8 +62,7 @@ def main(argv=None):
         print(f"validation sweep: fit {len(fit.labels)} / validation {len(val.labels)}", flush=True)
         for name in names:
             start = time.perf_counter()
-            best, table = select_knn(presets[name], fit.images, fit.labels, val.images, val.labels, ks=ks,
-                                     progress=False)
+            best, table = select_knn(presets[name], fit.images, fit.labels, val.images, val.labels, ks=ks)
             wide = table.pivot(index="weights", columns="k", values="accuracy")
             with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 200):
                 print(f"\n[{name}] {presets[name]}\n{wide}")

@@ -66,7 +66,7 @@ def main(argv=None):
         scores = {}
         for name in args.candidates:
             start = time.perf_counter()
-            best, table = select_knn(CANDIDATES[name], fit.images, fit.labels, val.images, val.labels, progress=False)
+            best, table = select_knn(CANDIDATES[name], fit.images, fit.labels, val.images, val.labels)
             accuracy = table[(table.k == best.n_neighbors) & (table.weights == best.weights)].accuracy.item()
             scores[name] = accuracy
             errors = round((1 - accuracy) * len(val.labels))

@@ -61,7 +61,7 @@ def _train(name: str, directory: Path, n_train: int) -> None:
         import dataclasses
 
         model = NetworkClassifier.from_config(dataclasses.replace(config, epochs=1, warmup_epochs=0.0))
-        model.fit(dataset.train_images[:2000], dataset.train_labels[:2000], progress=False)
+        model.fit(dataset.train_images[:2000], dataset.train_labels[:2000])
     model.save(directory)
 
 

@@ -78,7 +78,7 @@ def main(argv=None):
     for name in args.models:
         config = seed_mlp_config() if name == "mlp" else cnn_config()
         model = NetworkClassifier.from_config(dataclasses.replace(config, epochs=1, warmup_epochs=0.0))
-        model.fit(dataset.train_images, dataset.train_labels, progress=False)
+        model.fit(dataset.train_images, dataset.train_labels)
         reference = model.keras_model_.predict(model._inputs(dataset.test_images[:8]), verbose=0)
         for size in args.batch_sizes:
             batch = dataset.test_images[:size]

@@ -45,6 +45,7 @@ def main(argv=None):
 
     import keras
 
+    from lussi import progress
     from lussi.data import load_dataset
     from lussi.models.network import NetworkClassifier, cnn_config, seed_mlp_config
 
@@ -61,7 +62,8 @@ def main(argv=None):
 
     model = NetworkClassifier.from_config(config)
     start = time.perf_counter()
-    history = model.fit(fit.images, fit.labels, validation=(val.images, val.labels), progress=True).history_
+    with progress.showing():
+        history = model.fit(fit.images, fit.labels, validation=(val.images, val.labels)).history_
     total = time.perf_counter() - start
     seconds = np.asarray(history["epoch_seconds"])
     print(f"parameters: {model.n_params:,} ({model.nbytes / 1e6:.2f} MB)")

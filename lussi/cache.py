@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import interrupts, locks
-from .data import sha256_file
+from .idx_folder import sha256_file
 from .errors import CacheError, CacheWarning
 from .safe_io import describe_os_error, read_json_object
 from .validation import schema_problem

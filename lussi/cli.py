@@ -281,12 +281,14 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_download(args) -> int:
-    from . import data
+    from . import data, download, progress
     from .cli_checks import check_output_dir
 
     directory = Path(args.data_dir) if args.data_dir else data.default_mnist_dir()
     check_output_dir(directory, "--data-dir")
-    for path in data.download_mnist(directory, progress=not args.quiet):
+    with progress.showing(not args.quiet):
+        paths = download.download_mnist(directory)
+    for path in paths:
         print(path)
     return 0
 

@@ -1,4 +1,7 @@
-"""Datasets: verified idx files (MNIST and friends), scikit-learn's digits, splits.
+"""Datasets: MNIST and friends, scikit-learn's digits, splits.
+
+Folders of idx files are read and verified by :mod:`lussi.idx_folder`; MNIST is
+downloaded by :mod:`lussi.download`.
 
 Pixels stay ``uint8`` of shape ``(n, height, width)`` from disk to the model's
 door: 60,000 MNIST images are 47 MB as uint8 and 376 MB as float64. Labels are
@@ -14,31 +17,24 @@ import dataclasses
 import hashlib
 import os
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
 from .errors import ChecksumError, DataError
-from .idx import read_idx, write_idx
-from .safe_io import atomic_writer, describe_os_error, open_regular
-from .validation import check_split, read_checksums, read_class_names
+from .idx_folder import load_idx_dataset
+from .safe_io import describe_os_error
 
 __all__ = [
+    "DIGIT_CLASSES",
+    "MNIST_FILES",
     "DataError",
     "Dataset",
     "Split",
-    "MNIST_FILES",
-    "MNIST_MIRRORS",
     "check_images",
     "default_mnist_dir",
-    "download_mnist",
+    "digit_classes",
     "load_dataset",
     "load_digits_dataset",
-    "load_idx_dataset",
-    "read_idx",
-    "sha256_file",
-    "verify_checksums",
-    "write_idx",
 ]
 
 
@@ -51,77 +47,7 @@ MNIST_FILES = {
     "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
 }
 
-# Canonical https mirrors of the original files (yann.lecun.com itself serves
-# plain http only and often refuses automated downloads, so it is not listed).
-MNIST_MIRRORS = (
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",
-)
-
-# A download larger than this is not MNIST: stop reading rather than fill the disk.
-MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
-
-_SPLIT_FILES = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte",
-    "test_labels": "t10k-labels-idx1-ubyte",
-}
-SUMS_FILE = "SHA256SUMS"
-CLASSES_FILE = "classes.txt"
 DIGIT_CLASSES = tuple(str(i) for i in range(10))
-
-
-# --------------------------------------------------------------------------- checksums
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a regular file's bytes, read in 1 MiB blocks (DataError for anything else)."""
-    digest = hashlib.sha256()
-    with open_regular(path, error=DataError) as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _check_listed(directory: Path, sums_path: Path, sums: dict[str, str], *, read: set[str]) -> list[str]:
-    """Every listed file must exist; those not in ``read`` (which are checked as they are read) are hashed now."""
-    for name in sums:
-        if not os.path.lexists(directory / name):
-            raise DataError(f"{directory / name}: listed in {sums_path.name} but missing")
-    for name, expected in sums.items():
-        if name not in read and (actual := sha256_file(directory / name)) != expected:
-            raise ChecksumError(directory / name, expected, actual)
-    return list(sums)
-
-
-def verify_checksums(directory: str | os.PathLike, *, sums_file: str = SUMS_FILE) -> list[str]:
-    """Check files in ``directory`` against a ``sha256sum``-format list.
-
-    Parameters
-    ----------
-    directory : path-like
-        Directory holding the files and the checksum list.
-    sums_file : str
-        Name of the list inside ``directory``; if absent, nothing is checked.
-
-    Returns
-    -------
-    list of str
-        Names of the files that were verified.
-
-    Raises
-    ------
-    DataError
-        If the list is malformed (see :func:`lussi.validation.read_checksums`),
-        a listed file is missing or its digest differs; the message gives the
-        expected and actual sha256.
-    """
-    directory = Path(directory)
-    listing = directory / sums_file
-    if not os.path.lexists(listing):
-        return []
-    return _check_listed(directory, listing, read_checksums(listing), read=set())
 
 
 # --------------------------------------------------------------------------- datasets
@@ -296,130 +222,6 @@ def _stratified_sample(labels: np.ndarray, n: int | None, random_state: int) -> 
     return np.sort(keep)
 
 
-def _find_idx_file(directory: Path, stem: str) -> Path:
-    # lexists: a directory, FIFO or dangling link under the name is reported as such by the reader.
-    present = [directory / name for name in (stem + ".gz", stem, stem.replace("-idx", ".idx"))
-               if os.path.lexists(directory / name)]
-    if len(present) > 1:
-        raise DataError(
-            f"{directory}: holds both {' and '.join(p.name for p in present)}; keep only one, so that it is "
-            "clear which one is read and checked"
-        )
-    if not present:
-        raise DataError(
-            f"{directory}: missing {stem}.gz (or {stem}); an idx dataset directory needs "
-            "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte"
-        )
-    return present[0]
-
-
-def _dataset_dir(directory: str | os.PathLike) -> Path:
-    directory = Path(directory).absolute()
-    try:
-        found = directory.is_dir()
-    except OSError as error:  # an over-long name, a symlink loop
-        raise DataError(f"dataset directory {describe_os_error(error)}") from None
-    if not found:
-        raise DataError(f"{directory}: dataset directory not found")
-    return directory
-
-
-def _digests(directory: Path, files: dict[str, Path], classes: Path | None) -> dict[Path, str | None]:
-    """The digest each file read must have: every byte the study uses is covered by SHA256SUMS, or refused."""
-    listing = directory / SUMS_FILE
-    read = [*files.values(), *([classes] if classes is not None else [])]
-    if not os.path.lexists(listing):
-        return {path: None for path in read}
-    sums = read_checksums(listing)
-    _check_listed(directory, listing, sums, read={path.name for path in read})
-    for path in read:
-        if path.name not in sums:
-            raise DataError(
-                f"{path}: not listed in {listing}, so what would be read cannot be verified; add its digest "
-                f"(sha256sum {path.name} >> {SUMS_FILE}) or remove the file"
-            )
-    return {path: sums[path.name] for path in read}
-
-
-def load_idx_dataset(
-    directory: str | os.PathLike,
-    *,
-    name: str | None = None,
-    verify: bool = True,
-    class_names: Iterable[str] | None = None,
-    pinned: Mapping[str, str] | None = None,
-) -> Dataset:
-    """Load a dataset stored as the four MNIST-style idx files.
-
-    Works for MNIST, Fashion-MNIST, KMNIST and any dataset in the same layout.
-
-    Parameters
-    ----------
-    directory : path-like
-        Holds ``train-images-idx3-ubyte[.gz]``, ``train-labels-idx1-ubyte[.gz]``,
-        ``t10k-images-idx3-ubyte[.gz]`` and ``t10k-labels-idx1-ubyte[.gz]``
-        (exactly one copy of each), optionally ``SHA256SUMS`` (as written by
-        ``sha256sum``) and ``classes.txt`` (one class name per line; default
-        ``"0"`` ... ``"9"``). When ``SHA256SUMS`` is present, every file read
-        (``classes.txt`` included) must be listed in it and match.
-    name : str, optional
-        Dataset name; defaults to the directory's name.
-    verify : bool
-        Check digests (``SHA256SUMS``, or ``pinned``).
-    class_names : iterable of str, optional
-        Overrides ``classes.txt``.
-    pinned : mapping of str to str, optional
-        File name to sha256 of exactly the four files to read (train images,
-        train labels, test images, test labels); ``SHA256SUMS`` is then not
-        consulted, and ``classes.txt`` only when ``class_names`` is None.
-
-    Returns
-    -------
-    Dataset
-
-    Raises
-    ------
-    DataError
-        Missing, duplicated or unlisted files, bad headers, checksum mismatch,
-        images and labels that disagree in count, non-uint8 pixels, images
-        without pixels, labels that are not integers or lie outside the classes.
-    """
-    directory = _dataset_dir(directory)
-    if pinned is not None:
-        files = {key: directory / next(n for n in pinned if n.startswith(stem)) for key, stem in _SPLIT_FILES.items()}
-    else:
-        files = {key: _find_idx_file(directory, stem) for key, stem in _SPLIT_FILES.items()}
-    classes = directory / CLASSES_FILE
-    classes = classes if class_names is None and os.path.lexists(classes) else None
-    if not verify:
-        digests = {}
-    elif pinned is not None:
-        digests = {path: pinned[path.name] for path in files.values()}
-    else:
-        digests = _digests(directory, files, classes)
-    arrays = {key: read_idx(path, sha256=digests.get(path)) for key, path in files.items()}
-    if class_names is None:
-        class_names = read_class_names(classes, sha256=digests.get(classes)) if classes else DIGIT_CLASSES
-    class_names = tuple(str(c) for c in class_names)
-    for split in ("train", "test"):
-        check_split(arrays[f"{split}_images"], arrays[f"{split}_labels"], files[f"{split}_images"],
-                    files[f"{split}_labels"], len(class_names))
-    if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
-        raise DataError(
-            f"{directory}: train images are {arrays['train_images'].shape[1:]} but test images are "
-            f"{arrays['test_images'].shape[1:]}"
-        )
-    return Dataset(
-        name=name or directory.name,
-        train_images=arrays["train_images"],
-        train_labels=arrays["train_labels"].astype(np.int64),
-        test_images=arrays["test_images"],
-        test_labels=arrays["test_labels"].astype(np.int64),
-        class_names=class_names,
-        source=str(directory),
-    )
-
-
 def load_digits_dataset(*, test_fraction: float = 0.2, random_state: int = 0) -> Dataset:
     """scikit-learn's bundled 8×8 digits (1,797 images) as a small, fast dataset.
 
@@ -481,124 +283,6 @@ def default_mnist_dir() -> Path:
     return Path(base).absolute() / "lussi" / "mnist"
 
 
-def download_mnist(
-    directory: str | os.PathLike,
-    *,
-    mirrors: Iterable[str] = MNIST_MIRRORS,
-    files: dict[str, str] | None = None,
-    opener: Callable | None = None,
-    max_bytes: int = MAX_DOWNLOAD_BYTES,
-    timeout: float = 60.0,
-    progress: bool = True,
-) -> list[Path]:
-    """Download the MNIST idx files into ``directory``, verified and atomic.
-
-    Each file is tried on each mirror in turn; only https URLs are used. A
-    file is streamed to a temporary file beside its destination, capped at
-    ``max_bytes``, and renamed into place only when its sha256 matches, so an
-    interrupted or corrupt download never leaves a file that looks complete.
-    Files already present with the right digest are kept.
-
-    Parameters
-    ----------
-    directory : path-like
-        Destination; created if missing.
-    mirrors : iterable of str
-        Base URLs ending in ``/``; each must use https.
-    files : dict of str to str, optional
-        File name to expected sha256; defaults to :data:`MNIST_FILES`.
-    opener : callable, optional
-        ``opener(url, timeout=...)`` returning a file-like response;
-        defaults to urllib's opener with redirects restricted to https
-        (tests pass a fake).
-    max_bytes : int
-        Refuse a response larger than this.
-    timeout : float
-        Seconds per connection attempt.
-    progress : bool
-        Show a progress bar per file on stderr.
-
-    Returns
-    -------
-    list of Path
-        The verified files.
-
-    Raises
-    ------
-    DataError
-        If a mirror is not https, or no mirror delivers a file with the right
-        digest (the message lists each mirror's failure).
-    """
-    import urllib.request
-
-    directory = Path(directory)
-    files = dict(MNIST_FILES if files is None else files)
-    mirrors = list(mirrors)
-    for mirror in mirrors:
-        if urllib.parse.urlparse(mirror).scheme != "https":
-            raise DataError(f"refusing mirror {mirror!r}: only https mirrors are allowed")
-    opener = opener or _https_only_opener()
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, expected in files.items():
-        target = directory / name
-        if target.is_file() and sha256_file(target) == expected:
-            written.append(target)
-            continue
-        for stale in directory.glob(f".{name}.*.part"):  # left by a download that was killed
-            stale.unlink(missing_ok=True)
-        failures = []
-        for mirror in mirrors:
-            url = urllib.parse.urljoin(mirror, name)
-            try:
-                _download_one(url, target, expected, opener, max_bytes, timeout, progress)
-            except (OSError, DataError) as error:
-                failures.append(f"{url}: {error}")
-                continue
-            written.append(target)
-            break
-        else:
-            raise DataError(f"could not download {name}:\n  " + "\n  ".join(failures))
-    return written
-
-
-def _https_only_opener():
-    """``urlopen`` that refuses a redirect away from https (the default follows https -> http)."""
-    import urllib.request
-
-    class HttpsOnlyRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, req, fp, code, msg, headers, newurl):
-            if urllib.parse.urlparse(newurl).scheme != "https":
-                raise DataError(f"refusing redirect to {newurl}: only https is allowed")
-            return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-    return urllib.request.build_opener(HttpsOnlyRedirect).open
-
-
-def _download_one(url, target: Path, expected: str, opener, max_bytes: int, timeout: float, progress: bool):
-    from tqdm import tqdm
-
-    digest = hashlib.sha256()
-    size = 0
-    # The ".part" name lets a later run find what a killed download left (see above).
-    with atomic_writer(target, prefix=f".{target.name}.", suffix=".part") as out, \
-            opener(url, timeout=timeout) as response:
-        total = getattr(response, "length", None)
-        if total is not None and total > max_bytes:
-            raise DataError(f"response is {total} bytes, over the {max_bytes}-byte cap")
-        with tqdm(total=total, unit="B", unit_scale=True, desc=target.name, disable=not progress) as bar:
-            for block in iter(lambda: response.read(1 << 16), b""):
-                size += len(block)
-                if size > max_bytes:
-                    raise DataError(f"response exceeds the {max_bytes}-byte cap")
-                digest.update(block)
-                out.write(block)
-                bar.update(len(block))
-        actual = digest.hexdigest()
-        if actual != expected:
-            raise DataError(f"checksum mismatch: expected sha256 {expected}, got {actual}")
-
-
 def load_dataset(
     name: str | os.PathLike = "mnist",
     *,
@@ -653,6 +337,8 @@ def _load_mnist(data_dir, *, download: bool, verify: bool) -> Dataset:
     directory = Path(data_dir).absolute() if data_dir is not None else default_mnist_dir()
     missing = [f for f in MNIST_FILES if not os.path.lexists(directory / f)]
     if missing and download:
+        from .download import download_mnist
+
         download_mnist(directory)
     elif missing:
         raise DataError(

@@ -264,7 +264,7 @@ def _fit_data(model, images, labels, *, n_classes: int, validation_fraction: flo
     """``(images, labels, fit options)``: the whole subset, or the fit part and a monitored stratified validation part."""
     from sklearn.model_selection import train_test_split
 
-    options = {"progress": False}
+    options = {}
     if not (model.monitors_validation and validation_fraction > 0):
         return images, labels, options
     n_train = len(labels)
@@ -281,9 +281,10 @@ def _curve_cell(name: str, n_train: int, model, images, labels, options: dict, d
     from lussi.analysis import accuracy_interval
 
     test_images, test_labels = dataset.test_images, dataset.test_labels
-    start = time.perf_counter()
-    model.fit(images, labels, **options)
-    train_seconds = time.perf_counter() - start
+    with progress.showing(False):  # one line per cell (learning_curve's), not the fit's own epochs and bars
+        start = time.perf_counter()
+        model.fit(images, labels, **options)
+        train_seconds = time.perf_counter() - start
     for size in _WARMUP_SIZES:
         model.predict(test_images[:size])
     start = time.perf_counter()

@@ -4,7 +4,7 @@ A :class:`Stage` is data: the name of its cache entries, the inputs its result
 depends on (which form the cache key), how to compute the result, and the
 result's record form. :func:`run_stage` is the one place that looks a stage up in
 the cache, computes it when absent and reads the result back from its record.
-The stages themselves are declared in :mod:`lussi.study_stages`.
+The experiments of :mod:`lussi.experiments` declare their stages.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class Stage:
         ``inputs(study) -> dict``: JSON-ready description of everything the result
         depends on; the cache key is built from it and ``name`` alone.
     compute : callable
-        ``compute(study, progress) -> result``.
+        ``compute(study) -> result``.
     to_record : callable
         ``to_record(result) -> dict``: the JSON-ready record stored in the cache.
     from_record : callable
@@ -47,14 +47,14 @@ class Stage:
 
     name: str
     inputs: Callable[[Any], dict]
-    compute: Callable[[Any, bool], Any]
+    compute: Callable[[Any], Any]
     to_record: Callable[[Any], dict]
     from_record: Callable[[dict], Any]
     schema: dict
     timed: bool = True
 
 
-def run_stage(stage: Stage, study, cache, rebuild: bool = False, *, progress: bool = False) -> tuple[Any, float]:
+def run_stage(stage: Stage, study, cache, rebuild: bool = False) -> tuple[Any, float]:
     """``(result, seconds)`` of ``stage`` on ``study``: read from ``cache``, or computed and stored there.
 
     ``seconds`` is the cold computation's time for a timed stage, else this call's.
@@ -63,7 +63,7 @@ def run_stage(stage: Stage, study, cache, rebuild: bool = False, *, progress: bo
 
     def build(directory: Path) -> dict:
         began = time.perf_counter()
-        record = dict(stage.to_record(stage.compute(study, progress)))
+        record = dict(stage.to_record(stage.compute(study)))
         if stage.timed:
             record["seconds"] = time.perf_counter() - began
         return record
@@ -87,7 +87,7 @@ def frame(stored: dict):
     return pd.DataFrame(stored["records"], columns=stored["columns"])
 
 
-def table_stage(name: str, inputs: Callable[[Any], dict], compute: Callable[[Any, bool], Any]) -> Stage:
+def table_stage(name: str, inputs: Callable[[Any], dict], compute: Callable[[Any], Any]) -> Stage:
     """A timed stage whose result is one DataFrame, stored as ``{"table": records(...), "seconds": ...}``."""
     return Stage(name, inputs, compute, to_record=lambda table: {"table": records(table)},
                  from_record=lambda record: frame(record["table"]), schema=TABLE_SCHEMA)

@@ -241,7 +241,7 @@ def compute_extras(study: StudyResults, *, cache: Cache, rebuild: bool = False) 
     return run_experiments(study, EXTRAS, cache=cache, rebuild=rebuild)
 
 
-def _train_all(specs: dict, dataset: Dataset, profile: Profile, cache: Cache, rebuild: bool, progress: bool):
+def _train_all(specs: dict, dataset: Dataset, profile: Profile, cache: Cache, rebuild: bool):
     """Train (or load) each spec's model and predict the test split once with it: ``(models, predictions)``."""
     trained: dict[str, TrainedModel] = {}
     predictions: dict[str, TestPredictions] = {}
@@ -250,7 +250,7 @@ def _train_all(specs: dict, dataset: Dataset, profile: Profile, cache: Cache, re
         log.info("[%d/%d] %s: training or loading from cache", index, len(specs), spec.label)
         result = train_model(
             dataset, spec.config, name=spec.name, select=spec.select, profile=profile,
-            cache=cache, rebuild=rebuild, progress=progress,
+            cache=cache, rebuild=rebuild,
         )
         trained[spec.name] = result
         predictions[spec.name] = predict_test(result, dataset, cache=cache, rebuild=rebuild)
@@ -309,11 +309,10 @@ def run_study(
     """
     with progress_module.showing(progress):
         return _run_study(profile, dataset=dataset, models=models, cache=cache, rebuild=rebuild, timing=timing,
-                          extras=extras, progress=progress)
+                          extras=extras)
 
 
-def _run_study(profile, *, dataset, models, cache, rebuild: bool, timing: bool, extras: bool,
-               progress: bool) -> StudyResults:
+def _run_study(profile, *, dataset, models, cache, rebuild: bool, timing: bool, extras: bool) -> StudyResults:
     start = time.perf_counter()
     profile = get_profile(profile)
     if not isinstance(cache, Cache):
@@ -324,7 +323,7 @@ def _run_study(profile, *, dataset, models, cache, rebuild: bool, timing: bool, 
     dataset = dataset.subset(n_train=profile.n_train, n_test=profile.n_test, random_state=profile.seed)
 
     specs = {spec.name: spec for spec in study_models(models)}
-    trained, predictions = _train_all(specs, dataset, profile, cache, rebuild, progress)
+    trained, predictions = _train_all(specs, dataset, profile, cache, rebuild)
     study = StudyResults(profile=profile, dataset=dataset, specs=specs, models=trained, predictions=predictions)
     study = _core_experiments(study, cache, rebuild=rebuild, timing=timing)
     if extras:

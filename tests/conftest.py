@@ -12,7 +12,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from lussi.data import write_idx  # noqa: E402
+from lussi.idx import write_idx  # noqa: E402
 
 # Fixtures that train a Keras model. Every test that uses one is marked slow, wherever it is, so that
 # `pytest -m "not slow"` stays a quick loop (tests that train or start a kernel in their body carry the mark).

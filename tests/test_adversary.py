@@ -46,7 +46,8 @@ import pytest
 from conftest import IDX_STEMS, make_idx_dataset
 from lussi.cache import MANIFEST, RECORD, Cache, CacheError, CacheWarning, cache_key, default_cache_dir
 from lussi.cli import main
-from lussi.data import MNIST_FILES, DataError, load_dataset, read_idx, write_idx
+from lussi.data import MNIST_FILES, DataError, load_dataset
+from lussi.idx import read_idx, write_idx
 
 ROOT = Path(__file__).resolve().parents[1]
 HANDWRITING = Path(__file__).parent / "fixtures" / "handwriting"
@@ -666,7 +667,7 @@ def test_download_into_an_unwritable_folder_fails_before_downloading(tmp_path, c
     def must_not_run(*args, **kwargs):
         raise AssertionError("the download started")
 
-    monkeypatch.setattr(lussi.data, "download_mnist", must_not_run)
+    monkeypatch.setattr(lussi.download, "download_mnist", must_not_run)
     folder = tmp_path / "data"
     folder.mkdir()
     with immutable(folder):
@@ -710,6 +711,7 @@ def test_explain_pointing_at_an_existing_file_fails_before_predicting(tmp_path, 
 SWALLOWED_INTERRUPT = r"""
 import os, signal, sys
 from pathlib import Path
+import lussi.download
 import lussi.study
 from lussi import cli
 from lussi.cache import Cache
@@ -1109,7 +1111,7 @@ def test_empty_selections_are_refused(argv, option, capsys, cache_dir, monkeypat
         raise AssertionError("an empty selection started a run")
 
     monkeypatch.setattr(lussi.study, "run_study", must_not_run)
-    monkeypatch.setattr(lussi.data, "download_mnist", must_not_run)
+    monkeypatch.setattr(lussi.download, "download_mnist", must_not_run)
     monkeypatch.chdir(tmp_path)
     status, _, err = run_cli(capsys, *argv)
     assert_one_line_error(status, err, option)

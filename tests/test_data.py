@@ -8,18 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lussi.data import (
-    MNIST_FILES,
-    DataError,
-    check_images,
-    default_mnist_dir,
-    download_mnist,
-    load_dataset,
-    load_idx_dataset,
-    read_idx,
-    verify_checksums,
-    write_idx,
-)
+from lussi import download
+from lussi.data import MNIST_FILES, DataError, check_images, default_mnist_dir, load_dataset
+from lussi.download import download_mnist
+from lussi.idx import read_idx, write_idx
+from lussi.idx_folder import load_idx_dataset, verify_checksums
 
 from conftest import make_idx_dataset
 
@@ -214,26 +207,26 @@ def test_download_verifies_and_falls_back(tmp_path):
         return FakeResponse(payloads[name])
 
     paths = download_mnist(
-        tmp_path, mirrors=["https://first/", "https://second/"], files=sums, opener=opener, progress=False
+        tmp_path, mirrors=["https://first/", "https://second/"], files=sums, opener=opener
     )
     assert [p.read_bytes() for p in paths] == list(payloads.values())
     assert len(calls) == 8
     assert not list(tmp_path.glob("*.part")) and not list(tmp_path.glob(".*"))
     calls.clear()
-    download_mnist(tmp_path, mirrors=["https://first/"], files=sums, opener=opener, progress=False)
+    download_mnist(tmp_path, mirrors=["https://first/"], files=sums, opener=opener)
     assert calls == []  # verified files are kept
 
 
 def test_download_failures_leave_nothing(tmp_path):
     payloads, sums = _fake_files()
     with pytest.raises(DataError, match="only https mirrors"):
-        download_mnist(tmp_path, mirrors=["http://insecure/"], files=sums, opener=None, progress=False)
+        download_mnist(tmp_path, mirrors=["http://insecure/"], files=sums, opener=None)
 
     def corrupt(url, timeout):
         return FakeResponse(b"garbage")
 
     with pytest.raises(DataError, match="checksum mismatch: expected sha256"):
-        download_mnist(tmp_path, mirrors=["https://m/"], files=sums, opener=corrupt, progress=False)
+        download_mnist(tmp_path, mirrors=["https://m/"], files=sums, opener=corrupt)
 
     def huge(url, timeout):
         response = FakeResponse(b"x" * 2000)
@@ -241,24 +234,23 @@ def test_download_failures_leave_nothing(tmp_path):
         return response
 
     with pytest.raises(DataError, match="exceeds the 1000-byte cap"):
-        download_mnist(tmp_path, mirrors=["https://m/"], files=sums, opener=huge, max_bytes=1000, progress=False)
+        download_mnist(tmp_path, mirrors=["https://m/"], files=sums, opener=huge, max_bytes=1000)
 
     def declared_huge(url, timeout):
         return FakeResponse(b"x", length=10**9)
 
     with pytest.raises(DataError, match="over the 1000-byte cap"):
-        download_mnist(tmp_path, mirrors=["https://m/"], files=sums, opener=declared_huge, max_bytes=1000, progress=False)
+        download_mnist(tmp_path, mirrors=["https://m/"], files=sums, opener=declared_huge, max_bytes=1000)
 
     def offline(url, timeout):
         raise OSError("network unreachable")
 
     with pytest.raises(DataError, match="network unreachable"):
-        download_mnist(tmp_path, mirrors=["https://m/"], files=sums, opener=offline, progress=False)
+        download_mnist(tmp_path, mirrors=["https://m/"], files=sums, opener=offline)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_load_mnist_downloads_when_asked(tmp_path, monkeypatch):
-    import lussi.data as data
 
     calls = []
 
@@ -266,7 +258,7 @@ def test_load_mnist_downloads_when_asked(tmp_path, monkeypatch):
         calls.append(Path(directory))
         raise DataError("offline in tests")
 
-    monkeypatch.setattr(data, "download_mnist", fake_download)
+    monkeypatch.setattr(download, "download_mnist", fake_download)
     with pytest.raises(DataError, match="offline in tests"):
         load_dataset("mnist", data_dir=tmp_path, download=True)
     assert calls == [tmp_path]
@@ -307,7 +299,7 @@ def test_check_images_rejects(images, message):
 def test_default_opener_refuses_redirects_away_from_https():
     import urllib.request
 
-    from lussi.data import _https_only_opener
+    from lussi.download import _https_only_opener
 
     opener = _https_only_opener()
     handler = next(h for h in opener.__self__.handlers if isinstance(h, urllib.request.HTTPRedirectHandler))
@@ -323,5 +315,5 @@ def test_stale_partial_downloads_are_removed(tmp_path):
     stale = tmp_path / ".train-images-idx3-ubyte.gz.abc123.part"
     stale.write_bytes(b"half a file")
     download_mnist(tmp_path, mirrors=["https://m/"], files=sums,
-                   opener=lambda url, timeout: FakeResponse(payloads[url.rsplit("/", 1)[1]]), progress=False)
+                   opener=lambda url, timeout: FakeResponse(payloads[url.rsplit("/", 1)[1]]))
     assert not stale.exists()

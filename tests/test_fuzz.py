@@ -31,7 +31,8 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from lussi.data import DataError, read_idx  # noqa: E402
+from lussi.data import DataError  # noqa: E402
+from lussi.idx import read_idx  # noqa: E402
 from lussi.validation import read_checksums, read_class_names  # noqa: E402
 
 # Inputs per reader (10,200 in all): hypothesis draws EXAMPLES[name] structured inputs, and each is also

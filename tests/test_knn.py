@@ -230,7 +230,7 @@ def test_config_round_trips_through_dict():
 
 def test_sweep_scores_every_k_like_a_fitted_model(digits):
     fit, val = digits.validation_split(fraction=0.25, random_state=0)
-    table = sweep_knn(KNNConfig(), fit.images, fit.labels, val.images, val.labels, ks=(1, 2, 5, 9), progress=False)
+    table = sweep_knn(KNNConfig(), fit.images, fit.labels, val.images, val.labels, ks=(1, 2, 5, 9))
     assert list(table.columns) == ["k", "weights", "accuracy"]
     assert len(table) == 8
     for k, weights in [(2, "uniform"), (9, "distance")]:
@@ -243,7 +243,7 @@ def test_sweep_scores_every_k_like_a_fitted_model(digits):
 def test_select_picks_the_best_and_the_smallest_k_on_ties(digits):
     fit, val = digits.validation_split(fraction=0.25, random_state=0)
     config, table = select_knn(KNNConfig(scale="standard"), fit.images, fit.labels, val.images, val.labels,
-                               ks=range(1, 8), progress=False)
+                               ks=range(1, 8))
     best = table.accuracy.max()
     assert table[(table.k == config.n_neighbors) & (table.weights == config.weights)].accuracy.item() == best
     assert config.n_neighbors == table[table.accuracy == best].k.min()
@@ -251,7 +251,7 @@ def test_select_picks_the_best_and_the_smallest_k_on_ties(digits):
     # Queries equal to the training images: k=1 is perfect whatever order ks come in.
     tiny_images = digits.train_images[:3]
     tiny_config, _ = select_knn(KNNConfig(), tiny_images, np.array([0, 1, 2]), tiny_images, np.array([0, 1, 2]),
-                                ks=(3, 1, 2), weights=("uniform",), progress=False)
+                                ks=(3, 1, 2), weights=("uniform",))
     assert tiny_config.n_neighbors == 1
 
 

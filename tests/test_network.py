@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from lussi import progress
 from lussi.data import load_dataset
 from lussi.models import network
 from lussi.models.network import (
@@ -229,9 +230,9 @@ def test_unfitted_model_says_to_fit_first(tmp_path):
 def test_fit_validates_labels(digits):
     model = NetworkClassifier.from_config(_quick(seed_mlp_config(), epochs=1))
     with pytest.raises(ValueError, match=r"labels must have shape \(1437,\)"):
-        model.fit(digits.train_images, digits.train_labels[:-1], progress=False)
+        model.fit(digits.train_images, digits.train_labels[:-1])
     with pytest.raises(ValueError, match="at least two classes"):
-        model.fit(digits.train_images[:5], np.zeros(5, np.int64), progress=False)
+        model.fit(digits.train_images[:5], np.zeros(5, np.int64))
 
 
 def test_summary_table_and_sizes(fitted_mlp):
@@ -244,9 +245,10 @@ def test_summary_table_and_sizes(fitted_mlp):
 
 
 @pytest.mark.slow  # trains a Keras network
-def test_progress_prints_one_line_per_epoch(digits, capsys):
+def test_progress_logs_one_line_per_epoch(digits, capsys):
     model = NetworkClassifier.from_config(_quick(seed_mlp_config(), epochs=2))
-    model.fit(digits.train_images[:200], digits.train_labels[:200], progress=True)
+    with progress.showing():
+        model.fit(digits.train_images[:200], digits.train_labels[:200])
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[mlp] epoch")]
     assert len(lines) == 2 and "val_accuracy nan" in lines[0]
 

@@ -42,7 +42,8 @@ import pytest
 from conftest import IDX_STEMS, make_idx_dataset
 from lussi.cache import MANIFEST, Cache, CacheError, CacheWarning, default_cache_dir
 from lussi.cli import main
-from lussi.data import MNIST_FILES, check_images, load_dataset, write_idx
+from lussi.data import MNIST_FILES, check_images, load_dataset
+from lussi.idx import write_idx
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "reliability"
@@ -391,10 +392,10 @@ def test_k_larger_than_the_training_set_is_refused_and_caches_nothing(tmp_path):
         KNNClassifier(n_neighbors=51).fit(tiny.train_images, tiny.train_labels)
     cache = Cache(tmp_path / "cache")
     with pytest.raises(ValueError, match="n_neighbors=1000 exceeds the number of training images"):
-        train_knn(tiny, KNNConfig(n_neighbors=1000), select=False, profile="quick", cache=cache, progress=False)
+        train_knn(tiny, KNNConfig(n_neighbors=1000), select=False, profile="quick", cache=cache)
     assert cache.entries() == [] and not list(cache.root.glob(".tmp-*"))
     with pytest.raises(TypeError, match="config must be a KNNConfig, got dict"):
-        train_knn(tiny, {"n_neighbors": 3}, profile="quick", cache=cache, progress=False)
+        train_knn(tiny, {"n_neighbors": 3}, profile="quick", cache=cache)
 
 
 # =========================================================================== images given to predict
@@ -609,12 +610,12 @@ def test_planted_pickle_in_a_knn_entry_is_discarded_and_never_unpickled(tmp_path
     from lussi.models.train import predict_test, train_knn
 
     cache, canary = Cache(tmp_path / "cache"), tmp_path / "canary"
-    first = train_knn(tiny_digits, profile="quick", cache=cache, progress=False)
+    first = train_knn(tiny_digits, profile="quick", cache=cache)
     expected = first.model.predict(tiny_digits.test_images)
     npz = first.entry.path / "model" / "knn.npz"
     _plant_pickle_npz(npz, canary, like=npz)
     with pytest.warns(CacheWarning, match=r"discarding damaged cache entry: .*knn.npz: sha256 .* does not match"):
-        second = train_knn(tiny_digits, profile="quick", cache=cache, progress=False)
+        second = train_knn(tiny_digits, profile="quick", cache=cache)
     assert not second.entry.hit and not canary.exists()
     np.testing.assert_array_equal(second.model.predict(tiny_digits.test_images), expected)
     assert all(row["ok"] for row in cache.entries())
@@ -623,7 +624,7 @@ def test_planted_pickle_in_a_knn_entry_is_discarded_and_never_unpickled(tmp_path
     _plant_pickle_npz(npz, canary, like=npz)
     _forge_manifest(second.entry.path)
     with pytest.raises(REFUSED, match="allow_pickle=False"):
-        train_knn(tiny_digits, profile="quick", cache=cache, progress=False)
+        train_knn(tiny_digits, profile="quick", cache=cache)
     assert not canary.exists()
 
     # Cached test predictions are read the same way.
@@ -676,7 +677,7 @@ def test_planted_lambda_layer_in_a_network_entry_is_discarded_or_refused(tmp_pat
 
     cache, canary = Cache(tmp_path / "cache"), tmp_path / "canary"
     config = NetworkConfig(epochs=2, hidden_units=(16,), dropout=0.0)
-    first = train_neural_network(tiny_digits, config, profile="full", cache=cache, progress=False)
+    first = train_neural_network(tiny_digits, config, profile="full", cache=cache)
     expected = first.model.predict_proba(tiny_digits.test_images)
     model_file = first.entry.path / "model" / "model.keras"
     model_file.unlink()
@@ -684,7 +685,7 @@ def test_planted_lambda_layer_in_a_network_entry_is_discarded_or_refused(tmp_pat
     canary.unlink(missing_ok=True)
 
     with pytest.warns(CacheWarning, match=r"model.keras: sha256 .* does not match"):
-        second = train_neural_network(tiny_digits, config, profile="full", cache=cache, progress=False)
+        second = train_neural_network(tiny_digits, config, profile="full", cache=cache)
     assert not second.entry.hit and not canary.exists()
     np.testing.assert_allclose(second.model.predict_proba(tiny_digits.test_images), expected, atol=1e-6)
 
@@ -693,7 +694,7 @@ def test_planted_lambda_layer_in_a_network_entry_is_discarded_or_refused(tmp_pat
     canary.unlink(missing_ok=True)
     _forge_manifest(second.entry.path)
     with pytest.raises(REFUSED, match="deserialization of a `Lambda` layer"):
-        train_neural_network(tiny_digits, config, profile="full", cache=cache, progress=False)
+        train_neural_network(tiny_digits, config, profile="full", cache=cache)
     assert not canary.exists()
 
 
@@ -702,20 +703,18 @@ def test_entry_with_another_key_or_extra_files_is_discarded_and_rebuilt(tmp_path
     from lussi.models.train import train_knn
 
     cache = Cache(tmp_path / "cache")
-    k1 = train_knn(tiny_digits, KNNConfig(n_neighbors=1), select=False, profile="quick", cache=cache, progress=False)
-    k5 = train_knn(tiny_digits, KNNConfig(n_neighbors=5), select=False, profile="quick", cache=cache, progress=False)
+    k1 = train_knn(tiny_digits, KNNConfig(n_neighbors=1), select=False, profile="quick", cache=cache)
+    k5 = train_knn(tiny_digits, KNNConfig(n_neighbors=5), select=False, profile="quick", cache=cache)
     # Swap in another configuration's (intact) entry under k=5's name.
     shutil.rmtree(k5.entry.path)
     shutil.copytree(k1.entry.path, k5.entry.path)
     with pytest.warns(CacheWarning, match=f"records key '{k1.entry.key}', expected '{k5.entry.key}'"):
-        again = train_knn(tiny_digits, KNNConfig(n_neighbors=5), select=False, profile="quick", cache=cache,
-                          progress=False)
+        again = train_knn(tiny_digits, KNNConfig(n_neighbors=5), select=False, profile="quick", cache=cache)
     assert not again.entry.hit and again.model.config.n_neighbors == 5
 
     (again.entry.path / "model" / "extra.pkl").write_bytes(b"\x80\x04K\x01.")
     with pytest.warns(CacheWarning, match=r"holds files \['model/extra.pkl'\] not matching its manifest"):
-        final = train_knn(tiny_digits, KNNConfig(n_neighbors=5), select=False, profile="quick", cache=cache,
-                          progress=False)
+        final = train_knn(tiny_digits, KNNConfig(n_neighbors=5), select=False, profile="quick", cache=cache)
     assert not (final.entry.path / "model" / "extra.pkl").exists()
     assert [row["ok"] for row in cache.entries()] == [True, True]
 
@@ -814,7 +813,7 @@ def test_default_cache_directory_is_per_user_and_private(tmp_path, monkeypatch):
 
 DOWNLOAD_SCRIPT = """
 import io, sys, time
-from lussi.data import download_mnist
+from lussi.download import download_mnist
 
 payload_path, log_path, destination, digest = sys.argv[1:5]
 payload = open(payload_path, "rb").read()
@@ -835,7 +834,7 @@ def opener(url, timeout):
 
 
 download_mnist(destination, mirrors=["https://mirror.example/mnist/"],
-               files={"train-images-idx3-ubyte.gz": digest}, opener=opener, progress=False)
+               files={"train-images-idx3-ubyte.gz": digest}, opener=opener)
 """
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import types
 
 import pandas as pd
@@ -13,7 +12,7 @@ from lussi.stages import Stage, run_stage, table_stage
 
 
 def _toy(calls: list, *, timed: bool = True) -> Stage:
-    def compute(study, progress):
+    def compute(study):
         calls.append(study.n)
         return {"total": study.n * 2}
 
@@ -58,7 +57,7 @@ def test_an_untimed_stage_stores_no_seconds(tmp_path):
 
 def test_a_table_stage_keeps_its_column_order(tmp_path):
     table = pd.DataFrame({"zeta": [1, 2], "alpha": ["a", "b"]})
-    stage = table_stage("table", lambda study: {"x": 1}, lambda study, progress: table)
+    stage = table_stage("table", lambda study: {"x": 1}, lambda study: table)
     built, _ = run_stage(stage, None, Cache(tmp_path))
     read, _ = run_stage(stage, None, Cache(tmp_path))
     pd.testing.assert_frame_equal(built, table)

@@ -73,12 +73,11 @@ def test_records_round_trip_to_the_old_form(record):
 def test_train_knn_writes_the_old_record_keys(tmp_path):
     tiny = load_dataset("digits").subset(n_train=300, n_test=50)
     cache = Cache(tmp_path)
-    chosen = train_knn(tiny, baseline_knn_config(3), name="knn", profile="quick", cache=cache, progress=False)
+    chosen = train_knn(tiny, baseline_knn_config(3), name="knn", profile="quick", cache=cache)
     assert set(chosen.entry.record) == set(OLD_SELECTED_KNN)
     assert chosen.validation_accuracy == max(point.accuracy for point in chosen.sweep)
     assert (chosen.config.n_neighbors, chosen.config.weights) in {(p.k, p.weights) for p in chosen.sweep}
-    fixed = train_knn(tiny, seed_knn_config(), name="knn_seed", select=False, profile="quick", cache=cache,
-                      progress=False)
+    fixed = train_knn(tiny, seed_knn_config(), name="knn_seed", select=False, profile="quick", cache=cache)
     assert set(fixed.entry.record) == set(_without_placeholders(OLD_SEED_KNN)) and fixed.config == seed_knn_config()
-    again = train_knn(tiny, baseline_knn_config(3), name="knn", profile="quick", cache=cache, progress=False)
+    again = train_knn(tiny, baseline_knn_config(3), name="knn", profile="quick", cache=cache)
     assert again.entry.hit and dataclasses.replace(again, entry=None) == dataclasses.replace(chosen, entry=None, model=again.model)

@@ -78,7 +78,7 @@ class Experiment:
     def stage(self) -> Stage:
         """The cached stage of this experiment (see :func:`lussi.stages.run_stage`)."""
         compute = self.compute
-        return Stage(self.name, self.inputs, lambda study, progress: compute(study),
+        return Stage(self.name, self.inputs, compute,
                      to_record=lambda result: result.to_record(), from_record=self.result.from_record,
                      schema=self.result.SCHEMA, timed=self.timed)
 

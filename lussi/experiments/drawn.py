@@ -254,7 +254,7 @@ def _run(study, cache, rebuild: bool):
     stage = table_stage(
         "drawn",
         lambda study: {"models": model_keys(study), **options, "conversion": _conversion(), "version": VERSION},
-        lambda study, progress: predict_drawn_digits(drawn, {name: t.model for name, t in study.models.items()}),
+        lambda study: predict_drawn_digits(drawn, {name: t.model for name, t in study.models.items()}),
     )
     answers, seconds = run_stage(stage, study, cache, rebuild)
     return DrawnResult(drawn, answers), seconds

@@ -293,7 +293,7 @@ def curve_stage(study, name: str, sizes: tuple[int, ...]):
             "cores": hardware.get("logical_cores"), "version": VERSION,
         }
 
-    def compute(study, progress: bool):
+    def compute(study):
         return learning_curve(study.dataset, sizes, {name: factory}, validation_fraction=profile.validation_fraction,
                               random_state=profile.seed)
 

@@ -150,7 +150,7 @@ def _run(study, cache, rebuild: bool):
         "realset",
         lambda study: {"models": model_keys(study), "set": realset.set_fingerprint(directory),
                        "conversion": picture.fingerprint(), "size": size},
-        lambda study, progress: predict_set(realset.convert_set(read_labels(directory), size=size),
+        lambda study: predict_set(realset.convert_set(read_labels(directory), size=size),
                                             {name: t.model for name, t in study.models.items()}),
     )
     answers, seconds = run_stage(stage, study, cache, rebuild)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import progress
 from ..validation import class_labels, image_batch
 from .base import ImageClassifier
 from .knn_config import (
@@ -133,7 +134,7 @@ augment_zoom, pca_components, random_state
         self.image_shape = image_shape
 
     # ----------------------------------------------------------------- fitting
-    def fit(self, X, y, *, progress: bool = False) -> KNNClassifier:
+    def fit(self, X, y) -> KNNClassifier:
         """Store the (preprocessed, possibly augmented) training images.
 
         Parameters
@@ -141,8 +142,6 @@ augment_zoom, pca_components, random_state
         X : array-like of shape (n, h*w) or (n, h, w)
         y : array-like of shape (n,)
             Any class labels.
-        progress : bool, default False
-            Show tqdm bars for the augmentation.
 
         Returns
         -------
@@ -160,7 +159,7 @@ augment_zoom, pca_components, random_state
         # Scaler and PCA are fitted on the originals only: shifted copies add no new directions worth the cost.
         originals = self._pixels_to_features(base)
         self._fit_scaler_and_pca(originals)
-        self._features = self._feature_table(base, originals, codes, progress)
+        self._features = self._feature_table(base, originals, codes)
         n_copies = len(self._features) // n
         self._source = np.tile(np.arange(n, dtype=np.int64), n_copies)
         self._codes = codes.astype(np.int64)
@@ -187,7 +186,7 @@ augment_zoom, pca_components, random_state
             self._pca_mean = pca.mean_.astype(np.float32)
             self._pca_components = pca.components_.astype(np.float32)
 
-    def _feature_table(self, base: np.ndarray, originals: np.ndarray, codes: np.ndarray, progress: bool) -> np.ndarray:
+    def _feature_table(self, base: np.ndarray, originals: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """Feature rows of the originals and their training copies, copy-major: row = copy * n + original index."""
         cfg, n = self._cfg, len(base)
         zoom_factors = (1 - cfg.augment_zoom, 1 + cfg.augment_zoom) if cfg.augment_zoom > 0 else ()
@@ -195,12 +194,7 @@ augment_zoom, pca_components, random_state
         n_features = cfg.pca_components or originals.shape[1]
         dtype = np.uint8 if cfg.is_raw and base.dtype == np.uint8 else np.float32
         features = np.empty((n_copies * n, n_features), dtype=dtype)
-        starts = range(0, n, _CHUNK)
-        if progress:
-            from tqdm import tqdm
-
-            starts = tqdm(starts, desc="KNN features", unit="chunk")
-        for start in starts:
+        for start in progress.bar(range(0, n, _CHUNK), desc="KNN features", unit="chunk"):
             stop = min(start + _CHUNK, n)
             block, _, _ = shifted_copies(base[start:stop], codes[start:stop], cfg.augment_shifts)
             if zoom_factors:
@@ -248,7 +242,7 @@ augment_zoom, pca_components, random_state
             self._index = NearestNeighbors(algorithm="brute", metric=name, **kwargs).fit(self._features)
 
     # ------------------------------------------------------------- inference
-    def _neighbours(self, X, k: int, progress: bool = False):
+    def _neighbours(self, X, k: int):
         """(squared or metric distances float64 (n, k), feature-row indices int64 (n, k)) of the queries ``X``."""
         images = image_batch(self, X, reset=False)
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
@@ -257,12 +251,7 @@ augment_zoom, pca_components, random_state
             raise ValueError(f"n_neighbors={k} exceeds the number of training rows ({len(self._features)})")
         dist = np.empty((len(images), k), dtype=np.float64)
         rows = np.empty((len(images), k), dtype=np.int64)
-        starts = range(0, len(images), _CHUNK)
-        if progress:
-            from tqdm import tqdm
-
-            starts = tqdm(starts, desc="KNN neighbours", unit="chunk")
-        for start in starts:
+        for start in progress.bar(range(0, len(images), _CHUNK), desc="KNN neighbours", unit="chunk"):
             block = slice(start, start + _CHUNK)
             features = self._transform(images[block])
             if self._cfg.metric == "euclidean":

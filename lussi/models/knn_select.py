@@ -18,7 +18,7 @@ __all__ = ["best_setting", "select_knn", "sweep_knn"]
 
 
 def sweep_knn(base_config: KNNConfig, fit_images, fit_labels, val_images, val_labels, *,
-              ks=tuple(range(1, 11)), weights=WEIGHTS, progress: bool = True):
+              ks=tuple(range(1, 11)), weights=WEIGHTS):
     """Validation accuracy of every (k, weights) for one preprocessing pipeline.
 
     Neighbours are searched once, for ``max(ks)``, and every (k, weights) is
@@ -34,7 +34,6 @@ def sweep_knn(base_config: KNNConfig, fit_images, fit_labels, val_images, val_la
     val_labels : ndarray of shape (n_val,)
     ks : sequence of int, default 1..10
     weights : sequence of {"uniform", "distance"}
-    progress : bool, default True
 
     Returns
     -------
@@ -53,9 +52,9 @@ def sweep_knn(base_config: KNNConfig, fit_images, fit_labels, val_images, val_la
         raise ValueError(f"weights must be a non-empty subset of {WEIGHTS}, got {weights}")
     k_max = max(ks)
     model = KNNClassifier.from_config(dataclasses.replace(base_config, n_neighbors=k_max))
-    model.fit(fit_images, fit_labels, progress=progress)
+    model.fit(fit_images, fit_labels)
     val_labels = np.asarray(val_labels)
-    squared, rows = model._neighbours(val_images, k_max, progress=progress)
+    squared, rows = model._neighbours(val_images, k_max)
     if val_labels.shape != (len(squared),):
         raise ValueError(f"val_labels has shape {val_labels.shape} for {len(squared)} validation images")
     records = []
@@ -68,7 +67,7 @@ def sweep_knn(base_config: KNNConfig, fit_images, fit_labels, val_images, val_la
 
 
 def select_knn(base_config: KNNConfig, fit_images, fit_labels, val_images, val_labels, *,
-               ks=tuple(range(1, 11)), weights=WEIGHTS, progress: bool = True):
+               ks=tuple(range(1, 11)), weights=WEIGHTS):
     """Best (k, weights) on validation for one pipeline.
 
     Ties go to the smaller k, then to the earlier entry of ``weights``.
@@ -80,8 +79,7 @@ def select_knn(base_config: KNNConfig, fit_images, fit_labels, val_images, val_l
     table : pandas.DataFrame
         The :func:`sweep_knn` table.
     """
-    table = sweep_knn(base_config, fit_images, fit_labels, val_images, val_labels, ks=ks, weights=weights,
-                      progress=progress)
+    table = sweep_knn(base_config, fit_images, fit_labels, val_images, val_labels, ks=ks, weights=weights)
     k, vote = best_setting(table, weights)
     return dataclasses.replace(base_config, n_neighbors=k, weights=vote), table
 

@@ -115,7 +115,7 @@ dropout, batch_norm, label_smoothing, augment_shift, augment_rotation, augment_z
 
     # ----------------------------------------------------------------- training
 
-    def fit(self, X, y, *, validation=None, progress: bool = False) -> NetworkClassifier:
+    def fit(self, X, y, *, validation=None) -> NetworkClassifier:
         """Train from scratch.
 
         Parameters
@@ -125,9 +125,7 @@ dropout, batch_norm, label_smoothing, augment_shift, augment_rotation, augment_z
             At least two classes.
         validation : (X, y), optional
             Monitored after every epoch (never used to train); ``history_``
-            holds its loss and accuracy.
-        progress : bool, default False
-            Print one line per epoch on stderr.
+            holds its loss and accuracy. One line per epoch goes to the ``lussi`` logger.
 
         Returns
         -------
@@ -144,8 +142,7 @@ dropout, batch_norm, label_smoothing, augment_shift, augment_rotation, augment_z
             val_images = image_batch(self, validation[0], reset=False)
             val = (val_images, self._codes_of(class_labels(validation[1], len(val_images))))
         self._fast_fn = None
-        self.keras_model_, self.history_ = fit_keras(config, images, codes, len(classes), validation=val,
-                                                     progress=progress)
+        self.keras_model_, self.history_ = fit_keras(config, images, codes, len(classes), validation=val)
         return self
 
     def _codes_of(self, labels: np.ndarray) -> np.ndarray:

@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import math
-import sys
 import time
 
 import numpy as np
 
-from .. import interrupts
+from .. import interrupts, progress
 from .network_builders import build_network
 from .network_config import NetworkConfig
 
@@ -149,8 +148,8 @@ def _current_lr(optimizer) -> float:
     return float(optimizer.learning_rate)
 
 
-def _epoch_logger(history: dict, config: NetworkConfig, optimizer, progress: bool):
-    """A Keras callback appending each epoch's figures to ``history`` (and printing them)."""
+def _epoch_logger(history: dict, config: NetworkConfig, optimizer):
+    """A Keras callback appending each epoch's figures to ``history`` (and logging them)."""
     import keras
 
     class EpochLogger(keras.callbacks.Callback):
@@ -172,14 +171,11 @@ def _epoch_logger(history: dict, config: NetworkConfig, optimizer, progress: boo
                 history[key].append(float(logs.get(key, float("nan"))))
             history["lr"].append(_current_lr(optimizer))
             history["epoch_seconds"].append(seconds)
-            if progress:
-                print(
-                    f"[{config.architecture}] epoch {epoch + 1}/{config.epochs}: "
-                    f"loss {history['loss'][-1]:.4f}, accuracy {history['accuracy'][-1]:.4f}, "
-                    f"val_loss {history['val_loss'][-1]:.4f}, val_accuracy {history['val_accuracy'][-1]:.4f}, "
-                    f"lr {history['lr'][-1]:.2e}, {seconds:.1f} s",
-                    file=sys.stderr, flush=True,
-                )
+            progress.log.info(
+                "[%s] epoch %d/%d: loss %.4f, accuracy %.4f, val_loss %.4f, val_accuracy %.4f, lr %.2e, %.1f s",
+                config.architecture, epoch + 1, config.epochs, history["loss"][-1], history["accuracy"][-1],
+                history["val_loss"][-1], history["val_accuracy"][-1], history["lr"][-1], seconds,
+            )
 
     return EpochLogger()
 
@@ -204,7 +200,7 @@ def _compiled(config: NetworkConfig, image_shape, n_classes: int, n_images: int)
 
 
 def fit_keras(config: NetworkConfig, images: np.ndarray, codes: np.ndarray, n_classes: int, *,
-              validation=None, progress: bool = False):
+              validation=None):
     """Train a fresh network on checked images (pixel units) and class codes ``0 .. n_classes - 1``.
 
     Parameters
@@ -216,8 +212,6 @@ def fit_keras(config: NetworkConfig, images: np.ndarray, codes: np.ndarray, n_cl
         Output units.
     validation : (images, codes), optional
         Monitored after every epoch (never used to train).
-    progress : bool
-        Print one line per epoch on stderr.
 
     Returns
     -------
@@ -241,7 +235,7 @@ def fit_keras(config: NetworkConfig, images: np.ndarray, codes: np.ndarray, n_cl
         return _layout(warped, config.architecture)
 
     history = {key: [] for key in HISTORY_KEYS}
-    logger = _epoch_logger(history, config, optimizer, progress)
+    logger = _epoch_logger(history, config, optimizer)
     fit_args = {"batch_size": config.batch_size, "validation_data": val_data, "shuffle": True, "verbose": 0,
                 "callbacks": [logger]}
     if not config.augment:

@@ -31,6 +31,8 @@ import contextlib
 
 import numpy as np
 
+from .. import progress
+
 __all__ = ["ENGINES", "BoundIndex", "exact_kneighbors"]
 
 ENGINES = ("auto", "bound", "faiss", "sklearn")
@@ -204,8 +206,7 @@ class BoundIndex:
             out[start:start + 8192, -1] = np.sqrt(np.maximum(rest, 0.0))
         return out
 
-    def search_squared(self, queries, k: int, *, chunk_size: int | None = None,
-                       progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def search_squared(self, queries, k: int, *, chunk_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Exact k nearest training rows, as squared distances.
 
         Parameters
@@ -214,8 +215,6 @@ class BoundIndex:
         k : int
         chunk_size : int, optional
             Queries per faiss call (default 4096).
-        progress : bool, default False
-            Show a tqdm bar over chunks.
 
         Returns
         -------
@@ -236,11 +235,7 @@ class BoundIndex:
         m = max(m, k)
         squared = np.empty((len(queries), k), dtype=np.float64)
         indices = np.empty((len(queries), k), dtype=np.int64)
-        starts = range(0, len(queries), chunk_size)
-        if progress:
-            from tqdm import tqdm
-
-            starts = tqdm(starts, desc="k-NN search", unit="chunk")
+        starts = progress.bar(range(0, len(queries), chunk_size), desc="k-NN search", unit="chunk")
         with _faiss_threads(1 if len(queries) < _SMALL_BATCH else None):
             for start in starts:
                 stop = min(start + chunk_size, len(queries))
@@ -276,8 +271,8 @@ class BoundIndex:
         return out_sq, out_idx
 
 
-def exact_kneighbors(train, queries, k: int, *, engine: str = "auto", chunk_size: int | None = None,
-                     progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def exact_kneighbors(train, queries, k: int, *, engine: str = "auto",
+                     chunk_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The k nearest training rows of each query (Euclidean).
 
     Parameters
@@ -291,8 +286,6 @@ def exact_kneighbors(train, queries, k: int, *, engine: str = "auto", chunk_size
         ``"auto"`` is ``"bound"`` (see the module docstring).
     chunk_size : int, optional
         Queries processed per step (bounds memory).
-    progress : bool, default False
-        Show a tqdm bar.
 
     Returns
     -------
@@ -305,7 +298,7 @@ def exact_kneighbors(train, queries, k: int, *, engine: str = "auto", chunk_size
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     train, queries = _check_pair(train, queries, k)
     if engine in ("auto", "bound"):
-        squared, indices = BoundIndex(train).search_squared(queries, k, chunk_size=chunk_size, progress=progress)
+        squared, indices = BoundIndex(train).search_squared(queries, k, chunk_size=chunk_size)
         return np.sqrt(squared).astype(np.float32), indices
     if engine == "faiss":
         import faiss

@@ -106,7 +106,7 @@ def train_model(dataset: Dataset, config, *, name: str, select: bool = True, **o
     """Train ``config``'s kind of model: :func:`train_knn` for a KNNConfig, :func:`train_neural_network` for a NetworkConfig.
 
     ``select`` (choose k and the vote on validation) applies to a KNN only;
-    ``options`` are the trainers' ``profile``, ``cache``, ``rebuild`` and ``progress``.
+    ``options`` are the trainers' ``profile``, ``cache`` and ``rebuild``.
     """
     from .knn_config import KNNConfig
 
@@ -124,7 +124,6 @@ def train_knn(
     profile: str | Profile = "full",
     cache: Cache | None = None,
     rebuild: bool = False,
-    progress: bool = True,
 ) -> TrainedModel:
     """Fit a KNN classifier, choosing k (and vote weights) on the validation split.
 
@@ -145,7 +144,6 @@ def train_knn(
         Defaults to ``Cache()`` (the per-user cache directory).
     rebuild : bool
         Refit even if a cached model exists.
-    progress : bool
 
     Returns
     -------
@@ -164,9 +162,9 @@ def train_knn(
     material = _material(dataset, profile, "knn", config.to_dict(), select={"ks": ks} if select else None)
 
     def build(directory: Path) -> dict:
-        chosen, chosen_by = _select_on_validation(dataset, profile, config, ks, progress) if select else (config, {})
+        chosen, chosen_by = _select_on_validation(dataset, profile, config, ks) if select else (config, {})
         start = time.perf_counter()
-        model = KNNClassifier.from_config(chosen).fit(dataset.train_images, dataset.train_labels, progress=progress)
+        model = KNNClassifier.from_config(chosen).fit(dataset.train_images, dataset.train_labels)
         seconds = time.perf_counter() - start
         (directory / MODEL_DIR).mkdir()
         model.save(directory / MODEL_DIR)
@@ -177,13 +175,13 @@ def train_knn(
     return TrainedModel.from_record(entry.record, name=name, model=_load_safely(KNNClassifier.load, entry), entry=entry)
 
 
-def _select_on_validation(dataset: Dataset, profile: Profile, config, ks: tuple[int, ...], progress: bool):
+def _select_on_validation(dataset: Dataset, profile: Profile, config, ks: tuple[int, ...]):
     """``(config with the chosen k and vote, TrainedModel fields saying how)``: :func:`~lussi.models.knn_select.select_knn` on the validation split."""
     from .knn_select import select_knn
 
     fit, val = _splits(dataset, profile)
     start = time.perf_counter()
-    chosen, table = select_knn(config, fit.images, fit.labels, val.images, val.labels, ks=ks, progress=progress)
+    chosen, table = select_knn(config, fit.images, fit.labels, val.images, val.labels, ks=ks)
     return chosen, {
         "tuning_seconds": time.perf_counter() - start,
         "sweep": tuple(SweepPoint(int(r.k), str(r.weights), float(r.accuracy)) for r in table.itertuples()),
@@ -200,7 +198,6 @@ def train_neural_network(
     profile: str | Profile = "full",
     cache: Cache | None = None,
     rebuild: bool = False,
-    progress: bool = True,
 ) -> TrainedModel:
     """Train a Keras network on the fit split, monitoring the validation split.
 
@@ -214,7 +211,6 @@ def train_neural_network(
     profile : str or Profile
     cache : Cache, optional
     rebuild : bool
-    progress : bool
 
     Returns
     -------
@@ -234,7 +230,7 @@ def train_neural_network(
         fit, val = _splits(dataset, profile)
         model = NetworkClassifier.from_config(config)
         start = time.perf_counter()
-        model.fit(fit.images, fit.labels, validation=(val.images, val.labels), progress=progress)
+        model.fit(fit.images, fit.labels, validation=(val.images, val.labels))
         seconds = time.perf_counter() - start
         (directory / MODEL_DIR).mkdir()
         model.save(directory / MODEL_DIR)
