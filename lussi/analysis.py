@@ -1,4 +1,6 @@
-"""Compare classifiers on the same test set: accuracy intervals, paired tests, confusions.
+"""Compare classifiers on the same test set: accuracy intervals, paired tests, per-class scores, mistakes.
+
+Confusion matrices are :class:`lussi.confusion.Confusion`.
 
 Every function takes integer label arrays (``y_true`` and one or more predictions,
 each an int array of shape (n,)) and returns plain data: a small frozen dataclass,
@@ -16,7 +18,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -25,14 +27,15 @@ from .validation import check_labels
 
 __all__ = [
     "AccuracyInterval",
-    "Confusion",
     "McNemarResult",
     "accuracy_interval",
+    "check_label_pair",
     "compare_models",
     "disagreements",
     "mcnemar_test",
     "misclassified",
     "per_class_report",
+    "resolve_labels",
 ]
 
 # Below this many discordant pairs the chi-square approximation is poor, so the
@@ -43,7 +46,7 @@ MCNEMAR_EXACT_BELOW = 25
 # --------------------------------------------------------------------------- validation
 
 
-def _check_pair(y_true, y_pred, pred_name: str = "y_pred") -> tuple[np.ndarray, np.ndarray]:
+def check_label_pair(y_true, y_pred, pred_name: str = "y_pred") -> tuple[np.ndarray, np.ndarray]:
     y_true = check_labels(y_true, "y_true")
     y_pred = check_labels(y_pred, pred_name)
     if y_pred.shape != y_true.shape:
@@ -65,11 +68,11 @@ def _check_predictions(y_true, predictions) -> tuple[np.ndarray, dict[str, np.nd
     for name, pred in predictions.items():
         if not isinstance(name, str) or not name:
             raise ValueError(f"model names must be non-empty strings, got {name!r}")
-        checked[name] = _check_pair(y_true, pred, f"predictions[{name!r}]")[1]
+        checked[name] = check_label_pair(y_true, pred, f"predictions[{name!r}]")[1]
     return y_true, checked
 
 
-def _resolve_labels(arrays, labels, class_names) -> tuple[np.ndarray, tuple[str, ...]]:
+def resolve_labels(arrays, labels, class_names) -> tuple[np.ndarray, tuple[str, ...]]:
     """Choose the label set and one display name per label.
 
     Without ``labels``, ``class_names`` implies ``labels = 0..len(class_names)-1`` (the
@@ -160,7 +163,7 @@ def accuracy_interval(y_true, y_pred, *, confidence: float = 0.95) -> AccuracyIn
 
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence}")
-    y_true, y_pred = _check_pair(y_true, y_pred)
+    y_true, y_pred = check_label_pair(y_true, y_pred)
     n = int(y_true.size)
     k = int(np.count_nonzero(y_true == y_pred))
     ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
@@ -225,8 +228,8 @@ def mcnemar_test(y_true, pred_a, pred_b) -> McNemarResult:
     """
     from scipy.stats import binomtest, chi2
 
-    y_true, pred_a = _check_pair(y_true, pred_a, "pred_a")
-    pred_b = _check_pair(y_true, pred_b, "pred_b")[1]
+    y_true, pred_a = check_label_pair(y_true, pred_a, "pred_a")
+    pred_b = check_label_pair(y_true, pred_b, "pred_b")[1]
     right_a = pred_a == y_true
     right_b = pred_b == y_true
     b = int(np.count_nonzero(right_a & ~right_b))
@@ -276,7 +279,7 @@ def per_class_report(
     from sklearn.metrics import precision_recall_fscore_support
 
     y_true, predictions = _check_predictions(y_true, predictions)
-    labels, class_names = _resolve_labels([y_true, *predictions.values()], labels, class_names)
+    labels, class_names = resolve_labels([y_true, *predictions.values()], labels, class_names)
     frames = []
     for name, pred in predictions.items():
         p, r, f, s = precision_recall_fscore_support(y_true, pred, labels=labels, zero_division=0)
@@ -295,150 +298,6 @@ def per_class_report(
     return pd.concat(frames, ignore_index=True)
 
 
-# --------------------------------------------------------------------------- confusion
-
-
-# eq=False: comparing arrays with == is ambiguous; compare .counts explicitly.
-@dataclass(frozen=True, eq=False)
-class Confusion:
-    """A confusion matrix with its labels; rows are true classes, columns predictions.
-
-    Build it with :meth:`from_predictions` (or :meth:`from_estimator`); draw it with
-    :func:`lussi.figures.plot_confusion`.
-
-    Attributes
-    ----------
-    counts : ndarray of int64, shape (n_classes, n_classes)
-        ``counts[i, j]`` = number of samples of class ``labels[i]`` predicted as ``labels[j]``.
-    labels : ndarray of int64, shape (n_classes,)
-    class_names : tuple of str, length n_classes
-    """
-
-    counts: np.ndarray
-    labels: np.ndarray
-    class_names: tuple[str, ...] = field(default=())
-
-    def __post_init__(self):
-        counts = np.asarray(self.counts)
-        if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
-            raise ValueError(f"counts must be a square 2-D array, got shape {counts.shape}")
-        if counts.shape[0] != len(self.labels):
-            raise ValueError(
-                f"counts is {counts.shape[0]}x{counts.shape[1]} but there are {len(self.labels)} labels"
-            )
-        names = self.class_names or tuple(str(label) for label in self.labels)
-        if len(names) != len(self.labels):
-            raise ValueError(f"class_names has {len(names)} entries but there are {len(self.labels)} labels")
-        object.__setattr__(self, "counts", counts.astype(np.int64, copy=False))
-        object.__setattr__(self, "labels", np.asarray(self.labels, dtype=np.int64))
-        object.__setattr__(self, "class_names", tuple(str(n) for n in names))
-
-    @classmethod
-    def from_predictions(
-        cls, y_true, y_pred, *, labels=None, class_names: Sequence[str] | None = None
-    ) -> Confusion:
-        """Count (true, predicted) pairs with :func:`sklearn.metrics.confusion_matrix`.
-
-        Parameters
-        ----------
-        y_true, y_pred : array-like of int, shape (n,)
-        labels : array-like of int, optional
-            Class order; see :func:`per_class_report`.
-        class_names : sequence of str, optional
-            Display name per label.
-        """
-        from sklearn.metrics import confusion_matrix
-
-        y_true, y_pred = _check_pair(y_true, y_pred)
-        labels, class_names = _resolve_labels([y_true, y_pred], labels, class_names)
-        counts = confusion_matrix(y_true, y_pred, labels=labels)
-        return cls(counts=counts, labels=labels, class_names=class_names)
-
-    @classmethod
-    def from_estimator(
-        cls, model, images, y_true, *, labels=None, class_names: Sequence[str] | None = None
-    ) -> Confusion:
-        """Predict ``images`` with ``model.predict`` and hand off to :meth:`from_predictions`."""
-        return cls.from_predictions(y_true, model.predict(images), labels=labels, class_names=class_names)
-
-    @property
-    def n_classes(self) -> int:
-        return int(self.labels.size)
-
-    @property
-    def support(self) -> np.ndarray:
-        """True samples per class, int64 of shape (n_classes,)."""
-        return self.counts.sum(axis=1)
-
-    def row_normalized(self) -> np.ndarray:
-        """Counts divided by each true class's support (rows sum to 1; empty rows stay 0).
-
-        Returns
-        -------
-        ndarray of float64, shape (n_classes, n_classes)
-        """
-        support = self.support[:, None].astype(np.float64)
-        return np.divide(self.counts, support, out=np.zeros(self.counts.shape), where=support > 0)
-
-    def errors_only(self) -> np.ndarray:
-        """Counts with the diagonal zeroed, so the colour scale shows only mistakes.
-
-        Returns
-        -------
-        ndarray of int64, shape (n_classes, n_classes)
-        """
-        errors = self.counts.copy()
-        np.fill_diagonal(errors, 0)
-        return errors
-
-    def most_confused(self, top: int = 10) -> pd.DataFrame:
-        """The most frequent (true, predicted) mistakes.
-
-        Parameters
-        ----------
-        top : int, default 10
-            Maximum number of rows.
-
-        Returns
-        -------
-        DataFrame
-            Columns ``true``, ``predicted`` (class names), ``count`` and
-            ``share_of_true_class`` (count / support of the true class), sorted by
-            count, descending, ties broken by share then class order. Only pairs with
-            at least one mistake appear.
-        """
-        if top < 1:
-            raise ValueError(f"top must be a positive integer, got {top}")
-        errors = self.errors_only()
-        shares = self.row_normalized()
-        i, j = np.nonzero(errors)
-        table = pd.DataFrame(
-            {
-                "true": [self.class_names[a] for a in i],
-                "predicted": [self.class_names[b] for b in j],
-                "count": errors[i, j].astype(np.int64),
-                "share_of_true_class": shares[i, j],
-                "_i": i,
-                "_j": j,
-            }
-        )
-        table = table.sort_values(
-            ["count", "share_of_true_class", "_i", "_j"],
-            ascending=[False, False, True, True],
-            kind="stable",
-        )
-        return table.drop(columns=["_i", "_j"]).head(top).reset_index(drop=True)
-
-    def to_frame(self) -> pd.DataFrame:
-        """Counts as a DataFrame indexed by true class name, columns predicted class name."""
-        index = pd.Index(self.class_names, name="true")
-        columns = pd.Index(self.class_names, name="predicted")
-        return pd.DataFrame(self.counts, index=index, columns=columns)
-
-
-# --------------------------------------------------------------------------- errors
-
-
 def misclassified(y_true, y_pred) -> np.ndarray:
     """Indices of the samples ``y_pred`` gets wrong.
 
@@ -447,7 +306,7 @@ def misclassified(y_true, y_pred) -> np.ndarray:
     ndarray of int64, shape (n_errors,)
         Increasing positions into ``y_true``.
     """
-    y_true, y_pred = _check_pair(y_true, y_pred)
+    y_true, y_pred = check_label_pair(y_true, y_pred)
     return np.flatnonzero(y_true != y_pred).astype(np.int64)
 
 

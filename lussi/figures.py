@@ -35,11 +35,11 @@ def plot_confusion(
     cmap: str = "Blues",
     title: str | None = None,
 ):
-    """Draw a :class:`lussi.analysis.Confusion` with sklearn's ConfusionMatrixDisplay.
+    """Draw a :class:`lussi.confusion.Confusion` with sklearn's ConfusionMatrixDisplay.
 
     Parameters
     ----------
-    confusion : lussi.analysis.Confusion
+    confusion : lussi.confusion.Confusion
     normalize : {None, "true"}, default None
         ``"true"``: each row divided by the true class's support (shown as %).
     errors_only : bool, default False
@@ -59,7 +59,7 @@ def plot_confusion(
         raise ValueError(f'normalize must be None or "true", got {normalize!r}')
     if not hasattr(confusion, "counts") or not hasattr(confusion, "class_names"):
         raise TypeError(
-            "confusion must be a lussi.analysis.Confusion (use Confusion.from_predictions), "
+            "confusion must be a lussi.confusion.Confusion (use Confusion.from_predictions), "
             f"got {type(confusion).__name__}"
         )
     values = confusion.errors_only() if errors_only else confusion.counts

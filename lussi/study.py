@@ -189,7 +189,7 @@ class StudyResults:
         )
 
     def confusion(self, name: str):
-        from .analysis import Confusion
+        from .confusion import Confusion
 
         return Confusion.from_predictions(
             self.y_test,

@@ -6,7 +6,8 @@ import pytest
 from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.figure import Figure
 
-from lussi.analysis import Confusion, compare_models, per_class_report
+from lussi.analysis import compare_models, per_class_report
+from lussi.confusion import Confusion
 from lussi.figures import (
     plot_accuracy_intervals,
     plot_class_balance,
