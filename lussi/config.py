@@ -48,7 +48,7 @@ class Profile:
     curve_min_steps, curve_max_epochs : int
         Optimizer-step floor and epoch cap of the curve's networks.
     drawn_styles : tuple of str
-        Styles of code-drawn digits (keys of :data:`lussi.handwriting.drawn.DRAWN_STYLES`).
+        Styles of code-drawn digits (keys of :data:`lussi.experiments.drawn.DRAWN_STYLES`).
     """
 
     name: str

@@ -2,7 +2,7 @@
 
 One home for the transforms used by augmentation and the KNN's preprocessing
 (:mod:`lussi.models.preprocess`) and by the robustness perturbations
-(:mod:`lussi.robustness`):
+(:mod:`lussi.perturbations`):
 
 * :func:`shift_images` (whole pixels, zero fill) keeps the dtype of any numeric batch;
 * :func:`rotate_images` maps uint8 pixels to uint8 pixels (rounded and clipped);
@@ -39,7 +39,7 @@ def shift_images(images, dx: int, dy: int) -> np.ndarray:
     Parameters
     ----------
     images : ndarray of shape (n, h, w)
-        Any integer or float dtype (uint8 pixels in :mod:`lussi.robustness`,
+        Any integer or float dtype (uint8 pixels in :mod:`lussi.perturbations`,
         any numeric batch in :func:`lussi.models.preprocess.shifted_copies`).
     dx, dy : int
         Pixels to the right (``dx > 0``) and down (``dy > 0``); negative

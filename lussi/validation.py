@@ -13,7 +13,7 @@ scikit-learn estimators (:mod:`lussi.models`), built on scikit-learn's own
 
 :func:`check_image_batch`, :func:`check_integer`, :func:`check_positive_number`
 and :func:`check_labels` are the argument checks of the image and analysis functions (:mod:`lussi.transforms`,
-:mod:`lussi.models.preprocess`, :mod:`lussi.robustness`, :mod:`lussi.visualize`).
+:mod:`lussi.models.preprocess`, :mod:`lussi.perturbations`, :mod:`lussi.visualize`).
 """
 
 from __future__ import annotations

@@ -59,7 +59,8 @@ def test_gradient_pipeline_matches_sklearn_on_the_same_features(digits):
     # The tuned recipe wired by hand from its parts: deskew -> gradient directions -> PCA -> scikit-learn's KNN.
     from sklearn.decomposition import PCA
 
-    from lussi.models.preprocess import deskew, gradient_direction_features
+    from lussi.models.preprocess import gradient_direction_features
+    from lussi.transforms import deskew
 
     config = dataclasses.replace(tuned_knn_config(), pca_components=20)
     model = KNNClassifier.from_config(config).fit(digits.train_images, digits.train_labels)
@@ -146,7 +147,7 @@ def test_kneighbors_maps_shifted_copies_to_original_images(digits):
 
 
 def test_kneighbors_maps_zoomed_copies_to_original_images(digits):
-    from lussi.models.preprocess import zoom
+    from lussi.transforms import zoom
 
     images, labels = digits.train_images[:200], digits.train_labels[:200]
     model = KNNClassifier.from_config(KNNConfig(n_neighbors=1, augment_shifts=1, augment_zoom=0.2)).fit(images, labels)

@@ -13,8 +13,8 @@ The parts, each importable on its own:
     the terminal table of ``lussi predict`` is :mod:`lussi.cli_format`.
 :mod:`lussi.handwriting.explain`
     Self-contained HTML pages on a KNN's answer (``lussi predict --explain``).
-:mod:`lussi.handwriting.drawn`
-    The report's drawn-digit experiment.
+
+The report's drawn-digit experiment is :mod:`lussi.experiments.drawn`.
 
 Nothing is re-exported here, so importing one part does not load the others.
 """

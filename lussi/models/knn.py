@@ -39,7 +39,8 @@ from .knn_config import (
     seed_knn_config,
     tuned_knn_config,
 )
-from .preprocess import deskew, gaussian_blur, gradient_direction_features, shifted_copies, zoom
+from ..transforms import deskew, gaussian_blur, zoom
+from .preprocess import gradient_direction_features, shifted_copies
 
 __all__ = [
     "FEATURES",

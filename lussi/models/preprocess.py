@@ -1,20 +1,18 @@
-"""Image preprocessing for the KNN pipeline: deskewing, blurring, shifted and zoomed copies, gradient features.
+"""KNN features beyond the image transforms: shifted training copies and gradient-direction maps.
 
-All functions take a batch of images of shape ``(n, height, width)`` (uint8
-0-255 or float on the same 0-255 scale) and work on the whole batch at once.
-The image transforms themselves (:func:`deskew`, :func:`gaussian_blur`,
-:func:`zoom`, and the shifts of :func:`shifted_copies`) live in
-:mod:`lussi.transforms` and are re-exported here.
+Both take a batch of images of shape ``(n, height, width)`` (uint8 0-255 or float
+on the same 0-255 scale) and work on the whole batch at once. The transforms
+themselves (deskewing, blurring, zooming, shifting) are :mod:`lussi.transforms`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..transforms import deskew, gaussian_blur, shift_images, zoom
+from ..transforms import shift_images
 from ..validation import check_image_batch, check_integer, check_positive_number
 
-__all__ = ["deskew", "gaussian_blur", "gradient_direction_features", "shifted_copies", "zoom"]
+__all__ = ["gradient_direction_features", "shifted_copies"]
 
 # Images per step of gradient_direction_features: its direction maps take 37 KB an image.
 _GRADIENT_BLOCK = 128
