@@ -152,3 +152,25 @@ def sk_predictions(sk_digits):
     rng = np.random.default_rng(0)
     noisy = np.where(rng.random(y.size) < 0.9, y, (y + 1) % 10)
     return {"knn": noisy, "cnn": y.copy()}
+
+
+class FakeClock:
+    """perf_counter stand-in: every call advances time by ``step`` seconds (tests of timing and latency)."""
+
+    def __init__(self, step):
+        self.now = 0.0
+        self.step = step
+
+    def __call__(self):
+        self.now += self.step
+        return self.now
+
+
+@pytest.fixture
+def labels_and_preds():
+    """True labels of 500 ten-class items and two noisy predictions of them (about 85% and 95% right)."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, size=500)
+    noisy_a = np.where(rng.random(500) < 0.85, y, rng.integers(0, 10, size=500))
+    noisy_b = np.where(rng.random(500) < 0.95, y, rng.integers(0, 10, size=500))
+    return y, noisy_a, noisy_b

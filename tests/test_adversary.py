@@ -34,7 +34,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 import tracemalloc
 import warnings
@@ -44,7 +43,7 @@ import numpy as np
 import pytest
 
 from conftest import IDX_STEMS, make_idx_dataset
-from lussi.cache import MANIFEST, RECORD, Cache, CacheError, CacheWarning, cache_key, default_cache_dir
+from lussi.cache import MANIFEST, RECORD, Cache, CacheWarning, cache_key, default_cache_dir
 from lussi.cli import main
 from lussi.data import MNIST_FILES, DataError, load_dataset
 from lussi.idx import read_idx, write_idx

@@ -17,15 +17,6 @@ from lussi.analysis import (
 )
 
 
-@pytest.fixture
-def labels_and_preds():
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 10, size=500)
-    noisy_a = np.where(rng.random(500) < 0.85, y, rng.integers(0, 10, size=500))
-    noisy_b = np.where(rng.random(500) < 0.95, y, rng.integers(0, 10, size=500))
-    return y, noisy_a, noisy_b
-
-
 def _with_correct(k, n):
     """y_true of n zeros and a prediction right on the first k."""
     y = np.zeros(n, dtype=np.int64)

@@ -7,15 +7,6 @@ from sklearn.metrics import confusion_matrix
 from lussi.confusion import Confusion
 
 
-@pytest.fixture
-def labels_and_preds():
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 10, size=500)
-    noisy_a = np.where(rng.random(500) < 0.85, y, rng.integers(0, 10, size=500))
-    noisy_b = np.where(rng.random(500) < 0.95, y, rng.integers(0, 10, size=500))
-    return y, noisy_a, noisy_b
-
-
 def test_confusion_counts_equal_sklearn(labels_and_preds):
     y, a, _ = labels_and_preds
     confusion = Confusion.from_predictions(y, a)

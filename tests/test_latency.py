@@ -5,28 +5,15 @@ import pandas as pd
 import pytest
 
 from lussi import progress, timing
+from conftest import FakeClock
+
 from lussi.experiments.latency import SWEEP_COLUMNS, LatencyResult, latency_sweep, plot_latency
-
-
-class FakeClock:
-    """perf_counter stand-in: every call advances time by ``step`` seconds."""
-
-    def __init__(self, step):
-        self.now = 0.0
-        self.step = step
-
-    def __call__(self):
-        self.now += self.step
-        return self.now
 
 
 @pytest.fixture
 def images():
     # Image i is filled with the value i, so a batch shows which images it holds.
     return np.broadcast_to(np.arange(7, dtype=np.uint8)[:, None, None], (7, 8, 8)).copy()
-
-
-# --------------------------------------------------------------------------- latency_sweep
 
 
 def test_latency_sweep_table_and_batches(images):

@@ -3,6 +3,8 @@ import time
 import numpy as np
 import pytest
 
+from conftest import FakeClock
+
 from lussi import timing
 from lussi.timing import (
     MemoryUse,
@@ -11,24 +13,6 @@ from lussi.timing import (
     measure_memory,
     time_callable,
 )
-
-
-class FakeClock:
-    """perf_counter stand-in: every call advances time by ``step`` seconds."""
-
-    def __init__(self, step):
-        self.now = 0.0
-        self.step = step
-
-    def __call__(self):
-        self.now += self.step
-        return self.now
-
-
-@pytest.fixture
-def images():
-    # Image i is filled with the value i, so a batch shows which images it holds.
-    return np.broadcast_to(np.arange(7, dtype=np.uint8)[:, None, None], (7, 8, 8)).copy()
 
 
 # --------------------------------------------------------------------------- time_callable

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from ..stages import Stage, run_stage
 
-__all__ = ["Experiment", "colors", "labelled", "model_keys", "never", "note"]
+__all__ = ["Experiment", "colors", "relabel", "model_keys", "never", "note"]
 
 
 def never(study) -> None:
@@ -99,11 +99,11 @@ def colors(study) -> dict[str, str]:
     return model_colors([study.label(name) for name in study.models])
 
 
-def labelled(table, study):
-    """A copy of ``table`` whose ``model`` column holds the models' labels instead of their names."""
-    table = table.copy()
-    table["model"] = [study.label(name) for name in table["model"]]
-    return table
+def relabel(table, labels=None):
+    """``table`` with its ``model`` column mapped through ``labels`` (model name -> label; unchanged when None)."""
+    if not labels:
+        return table
+    return table.assign(model=[labels.get(name, name) for name in table["model"]])
 
 
 def note(message: str) -> str:

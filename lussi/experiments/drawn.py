@@ -21,7 +21,7 @@ from ..handwriting.files import MIN_STROKE, picture_data_uri, preprocess_digit
 from ..handwriting.predictions import predict_images
 from ..stages import run_stage, table_stage
 from ..visualize import html_block, styled_table
-from .base import Experiment, model_keys, note
+from .base import Experiment, model_keys, note, relabel
 
 __all__ = ["DRAWN_STYLES", "EXPERIMENT", "DrawnDigits", "DrawnResult", "drawn_digits", "drawn_digits_accuracy",
            "drawn_digits_html", "facts", "gallery", "predict_drawn_digits", "table"]
@@ -230,16 +230,12 @@ class DrawnResult:
 
     def accuracy(self, labels: Mapping[str, str] | None = None):
         """:func:`drawn_digits_accuracy`, models named by ``labels``."""
-        return drawn_digits_accuracy(self.table if labels is None else _relabel(self.table, labels))
+        return drawn_digits_accuracy(relabel(self.table, labels))
 
     def to_html(self, *, model: str, labels: Mapping[str, str] | None = None) -> str:
         """:func:`drawn_digits_html` captioned with ``model``'s answers (a label when ``labels`` are given)."""
-        table = self.table if labels is None else _relabel(self.table, labels)
+        table = relabel(self.table, labels)
         return drawn_digits_html(self.drawn, table, model=model)
-
-
-def _relabel(table, labels: Mapping[str, str]):
-    return table.assign(model=[labels.get(name, name) for name in table["model"]])
 
 
 def _skip(study) -> str | None:

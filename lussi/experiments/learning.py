@@ -20,7 +20,7 @@ from ..plotting import colors_for, finish, require_columns
 from ..stages import frame, records, run_stage, table_stage
 from ..visualize import html_block, styled_table
 from ..formats import ms, seconds
-from .base import Experiment, colors
+from .base import Experiment, colors, relabel
 
 __all__ = ["EXPERIMENT", "LearningResult", "crossover_points", "curve_pair", "facts", "figure", "learning_facts",
            "overtaking_size", "plot_learning_curves", "table"]
@@ -236,11 +236,11 @@ class LearningResult:
 
     def plot(self, *, labels: Mapping[str, str] | None = None, colors: Mapping[str, str] | None = None):
         """:func:`plot_learning_curves` of the table, models named by ``labels``."""
-        return plot_learning_curves(_relabel(self.table, labels), colors=colors)
+        return plot_learning_curves(relabel(self.table, labels), colors=colors)
 
     def points(self, *, labels: Mapping[str, str] | None = None) -> pd.DataFrame:
         """Every point for the report's table: size, accuracy with its interval, epochs and times (as text)."""
-        table = _relabel(self.table, labels)
+        table = relabel(self.table, labels)
         table = table[["model", "n_train", "accuracy", "low", "high", "epochs", "train_seconds",
                        "predict_ms_per_image"]]
         return table.assign(
@@ -249,12 +249,6 @@ class LearningResult:
             predict_ms_per_image=[ms(v) for v in table["predict_ms_per_image"]],
         ).rename(columns={"n_train": "training images", "low": "95% low", "high": "95% high",
                           "train_seconds": "training", "predict_ms_per_image": "predict / image"})
-
-
-def _relabel(table: pd.DataFrame, labels: Mapping[str, str] | None) -> pd.DataFrame:
-    if not labels:
-        return table
-    return table.assign(model=[labels.get(name, name) for name in table["model"]])
 
 
 # --------------------------------------------------------------------------- the experiment

@@ -19,7 +19,7 @@ from .. import realset
 from ..realset import half_of, read_labels
 from ..stages import run_stage, table_stage
 from ..visualize import html_block, styled_table
-from .base import Experiment, model_keys
+from .base import Experiment, model_keys, relabel
 
 __all__ = ["EXPERIMENT", "RealResult", "accuracy_by_kind", "facts", "pictures", "predict_set", "realset_facts",
            "realset_html"]
@@ -180,7 +180,7 @@ def pictures(study, per_kind: int = 6) -> str:
     result = study.result("real")
     if result is None:
         return ""
-    table = result.table.assign(model=[study.label(name) for name in result.table["model"]])
+    table = relabel(result.table, study.labels)
     accuracy = accuracy_by_kind(table)
     counts = table.drop_duplicates("name")["kind"].value_counts()
     accuracy.index = [f"{kind} ({counts.sum() if kind == 'all' else counts[kind]})" for kind in accuracy.index]

@@ -22,7 +22,7 @@ from ..plotting import LABEL_SIZE, TICK_SIZE, TITLE_SIZE, colors_for, require_co
 from ..stages import TABLE_SCHEMA, frame, records
 from ..validation import check_image_batch
 from ..visualize import html_block, styled_table
-from .base import Experiment, colors, model_keys
+from .base import Experiment, colors, model_keys, relabel
 
 __all__ = ["EXPERIMENT", "RobustnessResult", "facts", "figure", "plot_robustness", "robustness_facts",
            "robustness_table", "table"]
@@ -235,20 +235,14 @@ class RobustnessResult:
 
     def plot(self, *, labels: Mapping[str, str] | None = None, colors: Mapping[str, str] | None = None):
         """:func:`plot_robustness` of the table, models named by ``labels``."""
-        return plot_robustness(_relabel(self.table, labels), colors=colors)
+        return plot_robustness(relabel(self.table, labels), colors=colors)
 
     def wide(self, *, labels: Mapping[str, str] | None = None) -> pd.DataFrame:
         """One row per perturbation level, one accuracy column per model."""
-        table = _relabel(self.table, labels)
+        table = relabel(self.table, labels)
         wide = table.pivot_table(index=["perturbation", "level", "label"], columns="model", values="accuracy",
                                  sort=False)
         return wide.reset_index().drop(columns=["level"]).rename(columns={"label": "strength"})
-
-
-def _relabel(table: pd.DataFrame, labels: Mapping[str, str] | None) -> pd.DataFrame:
-    if not labels:
-        return table
-    return table.assign(model=[labels.get(name, name) for name in table["model"]])
 
 
 # --------------------------------------------------------------------------- the experiment
