@@ -111,3 +111,14 @@ def test_figure_table_and_texts(fake_study):
     assert f"{facts['n_codes']:,} codes of {facts['length']} digits" in text
     assert f"at most {facts['max_uses']['test']} codes" in text
 
+
+def test_summary_sentence_quotes_both_analyses(fake_study):
+    study = fake_study
+    context = {"selective": selective.facts(study), "postal": postal.facts(study)}
+    summary = " ".join(render_text("practice_summary", context).split())
+    for name in ("selective", "postal"):
+        for model in ("net", "knn"):
+            assert f"{100 * context[name][model]['coverage']:.1f}%" in summary
+    assert summary.strip().endswith(".") and summary.strip().count(". ") == 0  # one sentence
+    no_codes = render_text("practice_summary", {**context, "postal": None})
+    assert "postal" not in no_codes
