@@ -191,7 +191,7 @@ def plot_risk_coverage(curves: pd.DataFrame, points: pd.DataFrame, *, target: fl
     """
     from .. import plotting
 
-    fig, ax = plotting.figure_and_axes(ax, figsize=(7.0, 4.4))
+    fig, ax = plotting.figure_and_axes(ax, figsize=(7.5, 5.2))
     names = list(dict.fromkeys(curves["model"]))
     labels = labels or {name: name for name in names}
     colours = plotting.colors_for([labels[n] for n in names], colors)
@@ -208,7 +208,8 @@ def plot_risk_coverage(curves: pd.DataFrame, points: pd.DataFrame, *, target: fl
     ax.set_yscale("symlog", linthresh=target)
     ax.set_xlim(0, 1.01)
     ax.set_ylim(bottom=0)
-    ax.legend(fontsize=8, loc="upper left")
+    # Below the axes: the curves fill both the left (few errors) and the right (full coverage) of the plot.
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2)
     ax.grid(alpha=0.3)
     plotting.finish(ax, title="Test risk against coverage (★: the threshold chosen on validation)",
                     xlabel=f"coverage: share of {unit} the model decides itself",
