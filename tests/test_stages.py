@@ -70,11 +70,13 @@ def test_the_study_declares_its_experiments_once():
 
     assert [module.EXPERIMENT.name for module in CORE] == ["latency", "seedsplit"]
     names = [module.EXPERIMENT.name for module in EXTRAS]
-    assert names == ["robustness", "denoise", "learning", "drawn", "real"]
+    assert names == ["robustness", "denoise", "learning", "drawn", "real", "validation_scores", "selective",
+                     "calibration", "postal", "serving"]
     for module in ALL:
         experiment = module.EXPERIMENT
         assert isinstance(experiment, Experiment) and callable(module.facts)
-        assert experiment.after is None or experiment.after in names[:names.index(experiment.name)]
+        earlier = [m.EXPERIMENT.name for m in ALL[:ALL.index(module)]]
+        assert experiment.after is None or experiment.after in earlier
         # A cached experiment says what its record holds (or runs its own stages).
         assert experiment.run is not None or set(experiment.result.SCHEMA) and experiment.inputs is not None
 

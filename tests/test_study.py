@@ -131,7 +131,9 @@ def test_extras_are_cached(study):
                                   study.result("learning").table.drop(columns=["train_seconds", "predict_seconds"]))
     np.testing.assert_array_equal(again.result("denoise").denoised, study.result("denoise").denoised)
     pd.testing.assert_frame_equal(again.result("drawn").table, study.result("drawn").table)
-    assert set(study.experiments) == {"latency", "seedsplit", "robustness", "denoise", "learning", "drawn", "real"}
+    from lussi.experiments import ALL
+
+    assert set(study.experiments) == {module.EXPERIMENT.name for module in ALL}
     assert all(info["computed"] for name, info in study.experiments.items() if name != "real")
     assert study.experiments["real"] == {"computed": False, "seconds": 0.0, "reason": "no set"}
     assert study.result("real") is None and real_experiment.pictures(study) == ""

@@ -33,7 +33,8 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from .base import Experiment
+from ..visualize import HtmlBlock
+from .base import Experiment, note
 from .validation_scores import EXPERIMENT as VALIDATION
 from .validation_scores import result_of
 
@@ -322,6 +323,8 @@ def compute(study) -> CalibrationResult:
 def facts(study) -> dict:
     """Numbers of ``calibration.md.j2``: binning, and per headline model its method and ECEs."""
     result = result_of(study, EXPERIMENT)
+    if result is None:
+        return None
     knn, net = study.headline
     validation = result.validation_ece.set_index("model")
     models = {name: {"name": name, "label": study.label(name), "method": c.method, "temperature": c.temperature,
@@ -341,9 +344,10 @@ def figure(study):
 
 def table(study):
     """View: each headline model's calibration and ECE (an HTML block)."""
-    from ..report.views import HtmlBlock
-
-    return HtmlBlock(result_of(study, EXPERIMENT).to_html(study.labels))
+    result = result_of(study, EXPERIMENT)
+    if result is None:
+        return HtmlBlock(note("Not computed for this rendering (see the text above)."))
+    return HtmlBlock(result.to_html(study.labels))
 
 
 EXPERIMENT = Experiment(

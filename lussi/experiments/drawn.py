@@ -269,7 +269,7 @@ def facts(study) -> dict:
     """Drawn-digit accuracies per model and style, or ``applicable: False`` with the ``reason``."""
     result = study.result("drawn")
     if result is None:
-        return {"applicable": False, "reason": study.extras.get("drawn", {}).get("reason", "not computed"),
+        return {"applicable": False, "reason": study.experiments.get("drawn", {}).get("reason", "not computed"),
                 "class_names": list(study.dataset.class_names)}
     accuracy = result.accuracy()
     overall = {name: float(accuracy.loc["all", name]) for name in accuracy.columns}

@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 
 from .. import progress
-from .base import Experiment
+from ..visualize import HtmlBlock
+from .base import Experiment, colors, note
 from .selective import (
     TARGET,
     choose_threshold,
@@ -286,7 +287,7 @@ class PostalResult:
 
 
 def _skip(study) -> str | None:
-    from ..study import digit_classes
+    from ..data import digit_classes
 
     return None if digit_classes(study.dataset) else "classes"
 
@@ -311,6 +312,8 @@ def facts(study) -> dict | None:
     if _skip(study):
         return None
     result = result_of(study, EXPERIMENT)
+    if result is None:
+        return None
     knn, net = study.headline
     models = {name: {**result.point(name), "label": study.label(name)} for name in study.models}
     return {"length": result.length, "n_codes": result.n_codes, "target": result.target,
@@ -321,17 +324,15 @@ def facts(study) -> dict | None:
 
 def figure(study):
     """View: code-level risk–coverage curves of every model (test)."""
-    from ..plotting import model_colors
-
-    labels = study.labels
-    return result_of(study, EXPERIMENT).plot(labels=labels, colors=model_colors(list(labels.values())))
+    return result_of(study, EXPERIMENT).plot(labels=study.labels, colors=colors(study))
 
 
 def table(study):
     """View: whole-code accuracy and the share sorted automatically per model (an HTML block)."""
-    from ..report.views import HtmlBlock
-
-    return HtmlBlock(result_of(study, EXPERIMENT).to_html(study.labels))
+    result = result_of(study, EXPERIMENT)
+    if result is None:
+        return HtmlBlock(note("Not computed for this rendering (see the text above)."))
+    return HtmlBlock(result.to_html(study.labels))
 
 
 EXPERIMENT = Experiment(

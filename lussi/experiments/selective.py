@@ -26,7 +26,8 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from .base import Experiment
+from ..visualize import HtmlBlock
+from .base import Experiment, colors, note
 from .validation_scores import EXPERIMENT as VALIDATION
 from .validation_scores import result_of
 
@@ -337,6 +338,8 @@ def _vote(config) -> dict:
 def facts(study) -> dict:
     """Numbers of ``selective.md.j2``: the headline pair's operating points, every model's, the target."""
     result = result_of(study, EXPERIMENT)
+    if result is None:
+        return None
     knn, net = study.headline
     models = {name: {**result.point(name), "label": study.label(name), **_vote(study.models[name].config)}
               for name in study.models}
@@ -347,17 +350,15 @@ def facts(study) -> dict:
 
 def figure(study):
     """View: the test risk–coverage curves of every model."""
-    from ..plotting import model_colors
-
-    labels = study.labels
-    return result_of(study, EXPERIMENT).plot(labels=labels, colors=model_colors(list(labels.values())))
+    return result_of(study, EXPERIMENT).plot(labels=study.labels, colors=colors(study))
 
 
 def table(study):
     """View: each model's validation-chosen operating point on test (an HTML block)."""
-    from ..report.views import HtmlBlock
-
-    return HtmlBlock(result_of(study, EXPERIMENT).to_html(study.labels))
+    result = result_of(study, EXPERIMENT)
+    if result is None:
+        return HtmlBlock(note("Not computed for this rendering (see the text above)."))
+    return HtmlBlock(result.to_html(study.labels))
 
 
 EXPERIMENT = Experiment(

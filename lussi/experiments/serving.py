@@ -26,7 +26,8 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from .base import Experiment, model_keys
+from ..visualize import HtmlBlock
+from .base import Experiment, colors, model_keys, note
 from .validation_scores import result_of
 
 __all__ = ["EXPERIMENT", "ServingResult", "facts", "figure", "latency_of", "serving_costs", "table"]
@@ -113,7 +114,7 @@ class ServingResult:
 
     def to_frame(self, labels=None) -> pd.DataFrame:
         """A display table: best batch, CPU-seconds per million digits (range), memory."""
-        from ..report.text import megabytes
+        from ..formats import megabytes
 
         labels, t = labels or {}, self.table
         return pd.DataFrame({
@@ -168,18 +169,8 @@ def latency_of(study) -> pd.DataFrame | None:
     A latency result held as ``(table, measured_at)`` (the stage's form) or with a
     ``table`` attribute gives its table.
     """
-    lookup = getattr(study, "result", None)
-    found = None
-    if callable(lookup):
-        try:
-            found = lookup("latency")
-        except KeyError:
-            found = None
-    if found is None:
-        return getattr(study, "latency", None)
-    if isinstance(found, tuple):
-        return found[0]
-    return getattr(found, "table", found)
+    found = study.result("latency")
+    return None if found is None else found.table
 
 
 def _skip(study) -> str | None:
@@ -206,6 +197,8 @@ def facts(study) -> dict | None:
     if _skip(study):
         return None
     result = result_of(study, EXPERIMENT)
+    if result is None:
+        return None
     knn, net = study.headline
     models = {name: {**result.row(name), "label": study.label(name)} for name in study.models}
     a, b = models[knn], models[net]
@@ -216,17 +209,15 @@ def facts(study) -> dict | None:
 
 def figure(study):
     """View: CPU time per million digits and memory, per model."""
-    from ..plotting import model_colors
-
-    labels = study.labels
-    return result_of(study, EXPERIMENT).plot(labels=labels, colors=model_colors(list(labels.values())))
+    return result_of(study, EXPERIMENT).plot(labels=study.labels, colors=colors(study))
 
 
 def table(study):
     """View: serving cost per model (an HTML block)."""
-    from ..report.views import HtmlBlock
-
-    return HtmlBlock(result_of(study, EXPERIMENT).to_html(study.labels))
+    result = result_of(study, EXPERIMENT)
+    if result is None:
+        return HtmlBlock(note("Not computed for this rendering (see the text above)."))
+    return HtmlBlock(result.to_html(study.labels))
 
 
 EXPERIMENT = Experiment(

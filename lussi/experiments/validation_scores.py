@@ -33,7 +33,7 @@ import numpy as np
 from .. import progress
 from .base import Experiment, model_keys
 
-__all__ = ["EXPERIMENT", "VERSION", "ValidationScores", "compute", "inputs", "result_of", "score_validation"]
+__all__ = ["EXPERIMENT", "VERSION", "ValidationScores", "compute", "facts", "inputs", "result_of", "score_validation"]
 
 # Bump when the computation changes, so cached results are rebuilt.
 VERSION = 1
@@ -144,24 +144,17 @@ def compute(study) -> ValidationScores:
     return ValidationScores(np.asarray(validation.labels, dtype=np.int64), probabilities, tuple(refit), len(fit))
 
 
+def facts(study) -> dict | None:
+    """How the validation scores were made: fit and validation sizes, and the models refitted on the fit split."""
+    scores = study.result(EXPERIMENT.name)
+    if scores is None:
+        return None
+    return {"n_fit": scores.n_fit, "n_validation": int(len(scores.labels)), "refit": list(scores.refit)}
+
+
 def result_of(study, experiment: Experiment):
-    """``experiment``'s result for ``study``: the one the study holds, else built through the cache now.
-
-    A study that ran its declared experiments answers ``study.result(name)``; for one
-    that did not (or not this one), the result is read from the per-user cache
-    (:class:`lussi.cache.Cache`), and computed and stored there when absent.
-    """
-    lookup = getattr(study, "result", None)
-    if callable(lookup):
-        try:
-            found = lookup(experiment.name)
-        except KeyError:
-            found = None
-        if found is not None:
-            return found
-    from ..cache import Cache
-
-    return experiment.execute(study, Cache())[0]
+    """``experiment``'s result in ``study`` (None when the study did not compute it)."""
+    return study.result(experiment.name)
 
 
 EXPERIMENT = Experiment(

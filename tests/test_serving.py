@@ -35,12 +35,11 @@ def test_skipped_cells_are_ignored_and_a_missing_model_is_an_error():
         serving.serving_costs(sweep, {"b": 1})
 
 
-def test_latency_is_read_from_the_study_result_or_field():
+def test_latency_is_read_from_the_study_result():
     study = FakeStudy()
-    assert serving.latency_of(study) is study.latency  # result("latency") raises KeyError: the field
-    table = latency_table(["x"])
-    study._results["latency"] = (table, 0.0)
-    assert serving.latency_of(study) is table
+    assert serving.latency_of(study) is study.result("latency").table
+    study._results["latency"] = None  # timing switched off: no sweep, and the experiment is skipped
+    assert serving.latency_of(study) is None and serving.EXPERIMENT.skip(study) == "no latency sweep"
 
 
 def test_record_round_trip_and_views():

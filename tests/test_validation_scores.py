@@ -68,16 +68,9 @@ def test_inputs_name_what_the_scores_depend_on():
     assert key["validation"] == {"fraction": 0.1, "seed": 0}
 
 
-def test_result_of_prefers_the_study_result_then_the_cache(tmp_path, monkeypatch):
+def test_result_of_is_the_study_result():
     study = FakeStudy()
     assert validation_scores.result_of(study, validation_scores.EXPERIMENT) is study.validation
-    monkeypatch.setenv("LUSSI_CACHE_DIR", str(tmp_path))
-    built = []
-    fallback = validation_scores.Experiment(
-        name="probe", describe="", inputs=lambda s: {"x": 1}, compute=lambda s: built.append(1) or study.validation,
-        result=validation_scores.ValidationScores)
-    plain = SimpleNamespace()  # a study without result(): built through the cache, then read back
-    first = validation_scores.result_of(plain, fallback)
-    again = validation_scores.result_of(plain, fallback)
-    assert built == [1]
-    np.testing.assert_array_equal(first.labels, again.labels)
+    study._results.pop(validation_scores.EXPERIMENT.name)
+    study._results[validation_scores.EXPERIMENT.name] = None
+    assert validation_scores.result_of(study, validation_scores.EXPERIMENT) is None
