@@ -252,11 +252,9 @@
     }
   }
 
-  /** Start the pad inside `rootElement` (the fragment pad_html writes). */
-  function start(rootElement) {
-    var data = JSON.parse(rootElement.querySelector("script.lussi-pad-data").textContent);
-    var canvas = rootElement.querySelector("canvas.lussi-pad-canvas");
-    var status = rootElement.querySelector(".lussi-pad-status"), models = null, pending = null, strokes = 0;
+  /** The pad's outputs in `rootElement`: blank() empties them, show(result) fills them and times each step. */
+  function outputs(rootElement, data) {
+    var digit = rootElement.querySelector("canvas.lussi-pad-digit"), status = rootElement.querySelector(".lussi-pad-status");
     function say(text) { status.textContent = text; }
     function blank() {
       rootElement.querySelectorAll(".lussi-pad-model").forEach(function (box) {
@@ -264,31 +262,42 @@
         delete box.dataset.proba;
       });
       rootElement.querySelector(".lussi-pad-neighbours").textContent = "";
-      paintDigit(rootElement.querySelector("canvas.lussi-pad-digit"), new Uint8Array(784));
+      paintDigit(digit, new Uint8Array(784));
       rootElement.dataset.pixels = "";
     }
+    function show(models, result, lap) {
+      if (result.error) {
+        blank();
+        say(result.error);
+        return;
+      }
+      paintDigit(digit, result.pixels);
+      rootElement.dataset.pixels = Array.from(result.pixels).join(",");
+      models[0].forEach(function (net, i) {
+        var proba = net.forward(result.pixels);
+        lap(net.spec.name);
+        showTop(rootElement.querySelector('[data-model-index="' + i + '"]'), proba, net.spec.classes, data.top);
+      });
+      var vote = models[1].predict(result.pixels);
+      lap("KNN");
+      showTop(rootElement.querySelector('[data-model="knn"]'), vote.proba, data.knn.classes, data.top, true);
+      showNeighbours(rootElement.querySelector(".lussi-pad-neighbours"), vote);
+      say("");
+    }
+    return { say: say, blank: blank, show: show };
+  }
+
+  /** Start the pad inside `rootElement` (the fragment pad_html writes). */
+  function start(rootElement) {
+    var data = JSON.parse(rootElement.querySelector("script.lussi-pad-data").textContent);
+    var canvas = rootElement.querySelector("canvas.lussi-pad-canvas"), out = outputs(rootElement, data);
+    var models = null, pending = null, strokes = 0;
     function recognise(startedAt) {
       var times = {}, clock = performance.now();
       function lap(name) { var now = performance.now(); times[name] = Number((now - clock).toFixed(2)); clock = now; }
       var result = picture.convert(pad.grey(), canvas.height, canvas.width);
       lap("convert");
-      if (result.error) {
-        blank();
-        say(result.error);
-      } else {
-        paintDigit(rootElement.querySelector("canvas.lussi-pad-digit"), result.pixels);
-        rootElement.dataset.pixels = Array.from(result.pixels).join(",");
-        models[0].forEach(function (net, i) {
-          var proba = net.forward(result.pixels);
-          lap(net.spec.name);
-          showTop(rootElement.querySelector('[data-model-index="' + i + '"]'), proba, net.spec.classes, data.top);
-        });
-        var vote = models[1].predict(result.pixels);
-        lap("KNN");
-        showTop(rootElement.querySelector('[data-model="knn"]'), vote.proba, data.knn.classes, data.top, true);
-        showNeighbours(rootElement.querySelector(".lussi-pad-neighbours"), vote);
-        say("");
-      }
+      out.show(models, result, lap);
       lap("DOM");
       rootElement.dataset.strokes = strokes;
       rootElement.dataset.timings = JSON.stringify(times);
@@ -300,23 +309,23 @@
     });
     rootElement.querySelector(".lussi-pad-clear").addEventListener("click", function () {
       pad.clear();
-      blank();
+      out.blank();
       strokes = 0;
       rootElement.dataset.strokes = 0;
-      say(models ? "Draw a digit." : status.textContent);
+      if (models) out.say("Draw a digit.");
     });
-    blank();
+    out.blank();
     var tf = root.tf;
     tf.enableProdMode();  // skips per-op argument checks and NaN scans; the graph is fixed
     tf.setBackend("cpu").then(function () { return loadModels(tf, data); }).then(function (loaded) {
       models = loaded;
       warmUp(models, canvas.height, canvas.width);
       rootElement.dataset.state = "ready";
-      say("Draw a digit.");
+      out.say("Draw a digit.");
       if (pending !== null) recognise(pending);
     }).catch(function (error) {
       rootElement.dataset.state = "error";
-      say("The models could not be loaded: " + error);
+      out.say("The models could not be loaded: " + error);
     });
   }
 
