@@ -28,7 +28,8 @@ Public functions
     A network's layer list and float32 weights, as the page runs them.
 
 Modules: :mod:`.export` (Keras → layers + weights), :mod:`.knn` (the small
-KNN), :mod:`.widget` (the fragment), ``assets/`` (``numeric.js`` and
+KNN), :mod:`.widget` (the fragment), :mod:`.replay` (recorded pen strokes as
+DevTools input events, for the browser tests and the benchmark), ``assets/`` (``numeric.js`` and
 ``picture.js``: the conversion; ``pad.js``, ``pad.css``: the pad; ``tfjs/``:
 TensorFlow.js 4.22 core + CPU backend, Apache 2.0). ``benchmarks/pad.py``
 measures the payload and the delay from the end of a stroke to the results.

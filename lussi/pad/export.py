@@ -153,6 +153,7 @@ _EXPORTERS = {
     "MaxPooling2D": _max_pool,
     "Flatten": lambda layer, buffer: _check_channels_last(layer) or {"type": "flatten"},
     "Dropout": None,  # identity at inference
+    "InputLayer": None,  # a functional model's input: the page feeds input_shape itself
 }
 
 

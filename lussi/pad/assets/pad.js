@@ -144,7 +144,8 @@
       bar.style.width = (100 * entry.p).toFixed(1) + "%";
       item.appendChild(element("span", "lussi-pad-label", String(entry.label)));
       item.appendChild(element("span", "lussi-pad-track")).appendChild(bar);
-      item.appendChild(element("span", "lussi-pad-p", (100 * entry.p).toFixed(1) + "%"));
+      var percent = entry.p > 0 && entry.p < 0.0005 ? "<0.1%" : (100 * entry.p).toFixed(1) + "%";
+      item.appendChild(element("span", "lussi-pad-p", percent));
       list.appendChild(item);
     });
     // Nine significant digits: a float32 read back exactly.
