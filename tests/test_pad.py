@@ -104,7 +104,7 @@ def test_fit_pad_knn_measures_and_describes(small_knn, digits28):
     predicted = small_knn.classifier().predict(images[1200:])
     assert small_knn.test_accuracy == pytest.approx(np.mean(predicted == labels[1200:]))
     text = small_knn.describe()
-    assert text.startswith("k = 3 nearest of 500 MNIST training digits")
+    assert text.startswith("k = 3 nearest of 500 training digits")
     assert "seed 0" in text and "raw pixels, Euclidean distance" in text and "1/distance" in text
     assert f"{100 * small_knn.test_accuracy:.2f}% correct on the 597 test digits" in text
     unmeasured = fit_pad_knn(images, labels, config=PadKNNConfig(n_train=300))
@@ -141,7 +141,7 @@ def test_fragment_is_self_contained(small_knn):
     assert not re.search(r"\s(src|href)=", fragment)
     assert "touch-action: none" in fragment
     assert 'LussiPad.start(document.getElementById("lussi-pad"))' in fragment
-    assert "k = 3 nearest of 500 MNIST training digits" in fragment
+    assert "k = 3 nearest of 500 training digits" in fragment
 
 
 def test_fragment_data_round_trips(small_knn):

@@ -70,7 +70,7 @@ def test_the_study_declares_its_experiments_once():
 
     assert [module.EXPERIMENT.name for module in CORE] == ["latency", "seedsplit"]
     names = [module.EXPERIMENT.name for module in EXTRAS]
-    assert names == ["robustness", "denoise", "learning", "drawn", "real", "validation_scores", "selective",
+    assert names == ["pad", "robustness", "denoise", "learning", "drawn", "real", "validation_scores", "selective",
                      "calibration", "postal", "serving"]
     for module in ALL:
         experiment = module.EXPERIMENT

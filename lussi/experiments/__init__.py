@@ -15,8 +15,8 @@ from __future__ import annotations
 import dataclasses
 
 from .. import interrupts, progress
-from . import (calibration, denoise, drawn, latency, learning, postal, real, robustness, seed_split, selective,
-               serving, validation_scores)
+from . import (calibration, denoise, drawn, latency, learning, pad, postal, real, robustness, seed_split,
+               selective, serving, validation_scores)
 from .base import Experiment
 
 __all__ = ["ALL", "CORE", "EXTRAS", "Experiment", "run_experiments"]
@@ -24,7 +24,8 @@ __all__ = ["ALL", "CORE", "EXTRAS", "Experiment", "run_experiments"]
 # Run by every study: the seed's own split, and the latency sweep unless timing is switched off.
 CORE = (latency, seed_split)
 # Run when the study is asked for extras (the report does), in this order.
-EXTRAS = (robustness, denoise, learning, drawn, real, validation_scores, selective, calibration, postal, serving)
+EXTRAS = (pad, robustness, denoise, learning, drawn, real, validation_scores, selective, calibration, postal,
+          serving)
 ALL = CORE + EXTRAS
 
 

@@ -123,7 +123,7 @@ class PadKNN:
         counts = np.bincount(self.labels)
         per_class = f"{counts.min():,}" if counts.min() == counts.max() else f"{counts.min():,}–{counts.max():,}"
         votes = "votes weighted by 1/distance" if cfg.weights == "distance" else "equal votes"
-        text = (f"k = {cfg.n_neighbors} nearest of {len(self.labels):,} MNIST training digits ({per_class} per digit, "
+        text = (f"k = {cfg.n_neighbors} nearest of {len(self.labels):,} training digits ({per_class} per digit, "
                 f"a stratified sample drawn with seed {cfg.random_state}), raw pixels, Euclidean distance, {votes}")
         if self.test_accuracy is not None:
             text += f"; {100 * self.test_accuracy:.2f}% correct on the {self.n_test:,} test digits"
