@@ -15,6 +15,7 @@ epoch on 2,000 images; ``--mlp``/``--cnn`` take saved models instead (a
     python benchmarks/pad.py
     python benchmarks/pad.py --mlp ~/.cache/lussi/net-mlp-.../model --cnn ~/.cache/lussi/net-cnn-.../model
     python benchmarks/pad.py --report report.html report-slides.html --repeats 10
+    python benchmarks/pad.py --in-page report.html report-slides.html    # the delay in the rendered files
 """
 
 from __future__ import annotations
@@ -71,34 +72,61 @@ def _print_sizes(networks, knn, fragment: str, reports) -> None:
 
 
 def _measure(fragment: str, repeats: int) -> tuple[list[float], dict]:
-    from lussi.pad.replay import chromium_driver, fit_to_pad, load_strokes, mouse_events
-
+    """Delays in a bare page holding only the fragment."""
     with tempfile.TemporaryDirectory() as folder:
         page = Path(folder) / "pad.html"
         page.write_text(PAGE.format(fragment), encoding="utf-8")
-        driver = chromium_driver()
-        try:
-            driver.get(page.as_uri())
-            while driver.execute_script("return document.getElementById('lussi-pad').dataset.state") == "loading":
-                time.sleep(0.05)
-            delays, steps = [], {}
-            digits = load_strokes(STROKES)
-            for _ in range(repeats):
-                for digit in digits:
-                    driver.execute_script("document.querySelector('#lussi-pad .lussi-pad-clear').click()")
-                    box = driver.execute_script("var r = document.querySelector('#lussi-pad canvas')"
-                                                ".getBoundingClientRect(); return [r.left, r.top, r.width, r.height];")
-                    for stroke in fit_to_pad(digit["strokes"]):
-                        for event in mouse_events([stroke], box):
-                            driver.execute_cdp_cmd("Input.dispatchMouseEvent", event)
-                        found = driver.execute_script("var r = document.getElementById('lussi-pad');"
-                                                      "return [Number(r.dataset.latencyMs), JSON.parse(r.dataset.timings)];")
-                        delays.append(found[0])
-                        for step, ms in found[1].items():
-                            steps.setdefault(step, []).append(ms)
-            return delays, steps
-        finally:
-            driver.quit()
+        return measure_page(page, repeats)
+
+
+# Bring the pad on screen: in a report, scroll to it; in a reveal.js deck, go to its slide.
+SHOW_PAD = """
+var pad = document.getElementById('lussi-pad');
+if (window.Reveal && Reveal.isReady && Reveal.isReady()) {
+  var slide = pad.closest('section'); var at = Reveal.getIndices(slide); Reveal.slide(at.h, at.v);
+} else { pad.scrollIntoView({block: 'center'}); }
+"""
+
+
+def measure_page(page: Path, repeats: int) -> tuple[list[float], dict]:
+    """Delays (ms) of every recorded stroke drawn ``repeats`` times on the pad of ``page``, and per-step times."""
+    from lussi.pad.replay import chromium_driver, fit_to_pad, load_strokes, mouse_events
+
+    driver = chromium_driver()
+    try:
+        driver.get(Path(page).resolve().as_uri())
+        while driver.execute_script("var p = document.getElementById('lussi-pad');"
+                                    "return p ? p.dataset.state : 'missing'") == "loading":
+            time.sleep(0.05)
+        driver.execute_script(SHOW_PAD)
+        time.sleep(1.0)  # reveal.js's slide transition
+        delays, steps = [], {}
+        digits = load_strokes(STROKES)
+        for _ in range(repeats):
+            for digit in digits:
+                driver.execute_script("document.querySelector('#lussi-pad .lussi-pad-clear').click()")
+                box = driver.execute_script("var r = document.querySelector('#lussi-pad canvas')"
+                                            ".getBoundingClientRect(); return [r.left, r.top, r.width, r.height];")
+                for stroke in fit_to_pad(digit["strokes"]):
+                    for event in mouse_events([stroke], box):
+                        driver.execute_cdp_cmd("Input.dispatchMouseEvent", event)
+                    found = driver.execute_script("var r = document.getElementById('lussi-pad');"
+                                                  "return [Number(r.dataset.latencyMs), JSON.parse(r.dataset.timings)];")
+                    delays.append(found[0])
+                    for step, ms in found[1].items():
+                        steps.setdefault(step, []).append(ms)
+        return delays, steps
+    finally:
+        driver.quit()
+
+
+def _summary(delays: list[float], steps: dict, where: str) -> None:
+    ordered = sorted(delays)
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+    print(f"delay from pointerup to the results in the DOM, {where}, {len(delays)} strokes "
+          f"(headless Chromium, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}):")
+    print(f"  median {statistics.median(delays):.1f} ms, p90 {p90:.1f} ms, max {max(delays):.1f} ms")
+    print("  median per step: " + ", ".join(f"{step} {statistics.median(ms):.1f} ms" for step, ms in steps.items()))
 
 
 def main(argv=None):
@@ -109,7 +137,14 @@ def main(argv=None):
     parser.add_argument("--test-images", type=int, default=10_000, help="test images for the KNN's accuracy (0: skip)")
     parser.add_argument("--report", nargs="*", default=[], help="rendered files whose sizes to print")
     parser.add_argument("--repeats", type=int, default=5, help="times each recorded digit is drawn")
+    parser.add_argument("--in-page", nargs="*", default=[],
+                        help="rendered reports or decks holding the pad: measure the delay in each, and stop")
     args = parser.parse_args(argv)
+    if args.in_page:
+        for page in args.in_page:
+            print(f"{page}: {Path(page).stat().st_size:,} bytes ({Path(page).stat().st_size / MB:.2f} MB)")
+            _summary(*measure_page(Path(page), args.repeats), where=str(page))
+        return
 
     from lussi.data import load_dataset
     from lussi.pad import PadKNNConfig, fit_pad_knn, pad_html
@@ -125,14 +160,7 @@ def main(argv=None):
     fragment = pad_html(networks, knn)
     _print_sizes(networks, knn, fragment, args.report)
 
-    delays, steps = _measure(fragment, args.repeats)
-    ordered = sorted(delays)
-    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
-    print(f"delay from pointerup to the results in the DOM, {len(delays)} strokes "
-          f"(headless Chromium, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}):")
-    print(f"  median {statistics.median(delays):.1f} ms, p90 {p90:.1f} ms, max {max(delays):.1f} ms")
-    print("  all: " + " ".join(f"{d:.0f}" for d in delays))
-    print("  median per step: " + ", ".join(f"{step} {statistics.median(ms):.1f} ms" for step, ms in steps.items()))
+    _summary(*_measure(fragment, args.repeats), where="a page holding only the pad")
 
 
 if __name__ == "__main__":
