@@ -51,6 +51,9 @@ class ModelSpec:
         Also says the kind of model (:func:`lussi.models.train.train_model`).
     select : bool
         For KNN: choose k and weights on the validation split.
+    cost : float
+        Typical seconds to train it and predict the test split on a 2-core machine with an empty cache
+        (``benchmarks/first_report.py``): only what the overall progress line estimates the time left from.
     """
 
     name: str
@@ -58,6 +61,7 @@ class ModelSpec:
     stage: str
     config: object
     select: bool = True
+    cost: float = 30.0
 
 
 def study_models(names: tuple[str, ...] | None = None) -> list[ModelSpec]:
@@ -66,11 +70,11 @@ def study_models(names: tuple[str, ...] | None = None) -> list[ModelSpec]:
     from .models.network import cnn_config, seed_mlp_config
 
     specs = [
-        ModelSpec("knn_seed", "KNN (seed: scaled, k=3)", "seed", seed_knn_config(), select=False),
-        ModelSpec("knn", "KNN (raw pixels, validated k)", "corrected", baseline_knn_config(3)),
-        ModelSpec("knn_tuned", "KNN (tuned)", "tuned", tuned_knn_config()),
-        ModelSpec("mlp", "MLP (seed)", "seed", seed_mlp_config()),
-        ModelSpec("cnn", "CNN", "tuned", cnn_config()),
+        ModelSpec("knn_seed", "KNN (seed: scaled, k=3)", "seed", seed_knn_config(), select=False, cost=41),
+        ModelSpec("knn", "KNN (raw pixels, validated k)", "corrected", baseline_knn_config(3), cost=17),
+        ModelSpec("knn_tuned", "KNN (tuned)", "tuned", tuned_knn_config(), cost=34),
+        ModelSpec("mlp", "MLP (seed)", "seed", seed_mlp_config(), cost=36),
+        ModelSpec("cnn", "CNN", "tuned", cnn_config(), cost=340),
     ]
     if names is None:
         return specs
@@ -220,7 +224,7 @@ class StudyResults:
                              for name, trained in self.models.items()])
 
 
-def compute_extras(study: StudyResults, *, cache: Cache, rebuild: bool = False) -> StudyResults:
+def compute_extras(study: StudyResults, *, cache: Cache, rebuild: bool = False, steps=None) -> StudyResults:
     """``study`` with the results of the declared extras (:data:`lussi.experiments.EXTRAS`), cached.
 
     Each runs through the cached-stage runner, in order; ``study`` itself is left unchanged.
@@ -238,16 +242,16 @@ def compute_extras(study: StudyResults, *, cache: Cache, rebuild: bool = False) 
     """
     from .experiments import EXTRAS, run_experiments
 
-    return run_experiments(study, EXTRAS, cache=cache, rebuild=rebuild)
+    return run_experiments(study, EXTRAS, cache=cache, rebuild=rebuild, steps=steps)
 
 
-def _train_all(specs: dict, dataset: Dataset, profile: Profile, cache: Cache, rebuild: bool):
+def _train_all(specs: dict, dataset: Dataset, profile: Profile, cache: Cache, rebuild: bool, steps):
     """Train (or load) each spec's model and predict the test split once with it: ``(models, predictions)``."""
     trained: dict[str, TrainedModel] = {}
     predictions: dict[str, TestPredictions] = {}
-    for index, spec in enumerate(specs.values(), start=1):
+    for spec in specs.values():
         interrupts.check()
-        log.info("[%d/%d] %s: training or loading from cache", index, len(specs), spec.label)
+        steps.start(f"{spec.label}: training or loading from cache")
         result = train_model(
             dataset, spec.config, name=spec.name, select=spec.select, profile=profile,
             cache=cache, rebuild=rebuild,
@@ -259,13 +263,29 @@ def _train_all(specs: dict, dataset: Dataset, profile: Profile, cache: Cache, re
     return trained, predictions
 
 
-def _core_experiments(study: StudyResults, cache: Cache, *, rebuild: bool, timing: bool) -> StudyResults:
+def _core(timing: bool) -> list:
+    """The core experiments a study runs: the latency sweep only when ``timing``."""
+    from .experiments import CORE, latency
+
+    return [module for module in CORE if timing or module is not latency]
+
+
+def _step_costs(specs: dict, timing: bool, extras: bool) -> list[tuple[str, float]]:
+    """Every step of a run and its typical cold cost: the models, then the experiments, in the order they run."""
+    from .experiments import EXTRAS
+
+    modules = _core(timing) + (list(EXTRAS) if extras else [])
+    return ([(spec.label, spec.cost) for spec in specs.values()]
+            + [(module.EXPERIMENT.name, module.EXPERIMENT.cost) for module in modules])
+
+
+def _core_experiments(study: StudyResults, cache: Cache, *, rebuild: bool, timing: bool, steps) -> StudyResults:
     """``study`` with the core experiments (:data:`lussi.experiments.CORE`; the latency sweep only when
     ``timing``) and the hardware filled in."""
-    from .experiments import CORE, latency, run_experiments
+    from .experiments import run_experiments
     from .timing import hardware_info
 
-    study = run_experiments(study, [m for m in CORE if timing or m is not latency], cache=cache, rebuild=rebuild)
+    study = run_experiments(study, _core(timing), cache=cache, rebuild=rebuild, steps=steps)
     measured = study.result("latency")
     hardware = {**hardware_info(), "latency_measured_at": measured.measured_at if measured else None}
     return dataclasses.replace(study, hardware=hardware)
@@ -323,9 +343,11 @@ def _run_study(profile, *, dataset, models, cache, rebuild: bool, timing: bool, 
     dataset = dataset.subset(n_train=profile.n_train, n_test=profile.n_test, random_state=profile.seed)
 
     specs = {spec.name: spec for spec in study_models(models)}
-    trained, predictions = _train_all(specs, dataset, profile, cache, rebuild)
+    steps = progress_module.Steps(_step_costs(specs, timing, extras))
+    trained, predictions = _train_all(specs, dataset, profile, cache, rebuild, steps)
     study = StudyResults(profile=profile, dataset=dataset, specs=specs, models=trained, predictions=predictions)
-    study = _core_experiments(study, cache, rebuild=rebuild, timing=timing)
+    study = _core_experiments(study, cache, rebuild=rebuild, timing=timing, steps=steps)
     if extras:
-        study = compute_extras(study, cache=cache, rebuild=rebuild)
+        study = compute_extras(study, cache=cache, rebuild=rebuild, steps=steps)
+    steps.done()
     return dataclasses.replace(study, seconds=time.perf_counter() - start)

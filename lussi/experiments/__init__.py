@@ -29,7 +29,7 @@ EXTRAS = (pad, robustness, denoise, learning, drawn, real, validation_scores, se
 ALL = CORE + EXTRAS
 
 
-def run_experiments(study, modules, *, cache, rebuild: bool = False):
+def run_experiments(study, modules, *, cache, rebuild: bool = False, steps=None):
     """``study`` with the results of the experiments of ``modules`` (cached) and how each went.
 
     Parameters
@@ -40,6 +40,8 @@ def run_experiments(study, modules, *, cache, rebuild: bool = False):
     cache : Cache
     rebuild : bool
         Recompute even when cached.
+    steps : lussi.progress.Steps, optional
+        The run's overall progress line, told when each experiment starts.
 
     Returns
     -------
@@ -51,14 +53,21 @@ def run_experiments(study, modules, *, cache, rebuild: bool = False):
     for module in modules:
         experiment: Experiment = module.EXPERIMENT
         if experiment.after is not None and status.get(experiment.after, {}).get("computed") is False:
+            if steps is not None:
+                steps.start(f"{experiment.name}: left out (it needs {experiment.after})")
             continue
         reason = experiment.skip(study)
         if reason is not None:
             status[experiment.name] = {"computed": False, "seconds": 0.0, "reason": reason}
+            if steps is not None:
+                steps.start(f"{experiment.name}: skipped ({reason})")
             continue
         interrupts.check()
         describe = experiment.describe(study) if callable(experiment.describe) else experiment.describe
-        progress.log.info("%s", describe)
+        if steps is not None:
+            steps.start(describe)
+        else:
+            progress.log.info("%s", describe)
         result, seconds = experiment.execute(dataclasses.replace(study, results=results), cache, rebuild)
         results[experiment.name] = result
         status[experiment.name] = {"computed": True, "seconds": seconds}

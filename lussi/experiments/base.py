@@ -63,6 +63,9 @@ class Experiment:
     run : callable, optional
         ``run(study, cache, rebuild) -> (result, seconds)``, for an experiment made of several cached
         stages (the learning curves: one per model); default: one stage built from the fields above.
+    cost : float
+        Typical seconds of a cold run on a 2-core machine (measured with ``benchmarks/first_report.py``):
+        only what the overall progress line estimates the time left from (:class:`lussi.progress.Steps`).
     """
 
     name: str
@@ -74,6 +77,7 @@ class Experiment:
     after: str | None = None
     timed: bool = True
     run: Callable[[Any, Any, bool], tuple[Any, float]] | None = None
+    cost: float = 5.0
 
     def stage(self) -> Stage:
         """The cached stage of this experiment (see :func:`lussi.stages.run_stage`)."""

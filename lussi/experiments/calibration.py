@@ -357,4 +357,5 @@ EXPERIMENT = Experiment(
     compute=compute,
     result=CalibrationResult,
     after=VALIDATION.name,
+    cost=3,
 )

@@ -275,7 +275,7 @@ def _compute(study) -> DenoiseResult:
     return denoise_demo(dataset.train_images, dataset.test_images, **_options(study), random_state=study.profile.seed)
 
 
-EXPERIMENT = Experiment("denoise", "KNN denoiser", _inputs, _compute, DenoiseResult)
+EXPERIMENT = Experiment("denoise", "KNN denoiser", _inputs, _compute, DenoiseResult, cost=8)
 
 
 def facts(study) -> dict | None:

@@ -262,7 +262,7 @@ def _conversion() -> str:
     return fingerprint()
 
 
-EXPERIMENT = Experiment("drawn", "digits drawn by code", None, None, DrawnResult, skip=_skip, run=_run)
+EXPERIMENT = Experiment("drawn", "digits drawn by code", None, None, DrawnResult, skip=_skip, run=_run, cost=2)
 
 
 def facts(study) -> dict:

@@ -310,7 +310,7 @@ def _compute(study) -> LatencyResult:
 
 
 EXPERIMENT = Experiment("latency", "timing predictions (latency sweep)", _inputs, _compute, LatencyResult,
-                        timed=False)
+                        timed=False, cost=240)
 
 
 def speed_facts(study, a: str, b: str) -> list[dict]:

@@ -74,7 +74,7 @@ def _run(study, cache, rebuild: bool):
 
 
 EXPERIMENT = Experiment("pad", "the drawing pad's KNN (a sample of the training split, scored on test)", None, None,
-                        PadResult, skip=_skip, run=_run)
+                        PadResult, skip=_skip, run=_run, cost=5)
 
 
 def facts(study) -> dict | None:

@@ -343,4 +343,5 @@ EXPERIMENT = Experiment(
     result=PostalResult,
     skip=_skip,
     after=VALIDATION.name,
+    cost=15,
 )

@@ -162,7 +162,7 @@ def _describe(study) -> str:
 
 
 EXPERIMENT = Experiment("real", _describe, None, None, RealResult, skip=_skip, run=_run,
-                        after="drawn")
+                        after="drawn", cost=5)
 
 
 def facts(study) -> dict:

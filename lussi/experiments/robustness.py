@@ -276,7 +276,7 @@ def _compute(study) -> RobustnessResult:
 
 
 EXPERIMENT = Experiment("robustness", "robustness to noise, shifts and rotations", _inputs, _compute,
-                        RobustnessResult)
+                        RobustnessResult, cost=12)
 
 
 def facts(study) -> dict | None:

@@ -368,4 +368,5 @@ EXPERIMENT = Experiment(
     compute=compute,
     result=SelectiveResult,
     after=VALIDATION.name,
+    cost=2,
 )

@@ -228,4 +228,5 @@ EXPERIMENT = Experiment(
     result=ServingResult,
     skip=_skip,
     after="latency",
+    cost=1,
 )

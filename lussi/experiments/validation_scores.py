@@ -163,4 +163,5 @@ EXPERIMENT = Experiment(
     inputs=inputs,
     compute=compute,
     result=ValidationScores,
+    cost=33,
 )
