@@ -326,10 +326,27 @@ def _message(error: BaseException, args) -> str:
     return str(error)
 
 
+def _import_keras_silently() -> None:
+    """Import Keras with file descriptor 2 closed off: TensorFlow 2.21 writes its absl start-up lines
+    (oneDNN notices) straight to it, whatever TF_CPP_MIN_LOG_LEVEL says, so only this keeps ``-q`` quiet."""
+    import contextlib
+
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            with contextlib.suppress(Exception):  # a broken backend is reported later, with its own message
+                import keras  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _run(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.quiet:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # -q wins over a level left in the shell's environment
+        _import_keras_silently()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         from .cli_checks import prepare

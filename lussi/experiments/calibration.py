@@ -339,7 +339,10 @@ def facts(study) -> dict:
 
 def figure(study):
     """View: reliability diagrams of the headline pair, before and after calibration."""
-    return result_of(study, EXPERIMENT).plot(labels=study.labels)
+    result = result_of(study, EXPERIMENT)
+    if result is None:
+        return HtmlBlock(note("Not computed for this rendering (see the text above)."))
+    return result.plot(labels=study.labels)
 
 
 def table(study):

@@ -350,7 +350,10 @@ def facts(study) -> dict:
 
 def figure(study):
     """View: the test risk–coverage curves of every model."""
-    return result_of(study, EXPERIMENT).plot(labels=study.labels, colors=colors(study))
+    result = result_of(study, EXPERIMENT)
+    if result is None:
+        return HtmlBlock(note("Not computed for this rendering (see the text above)."))
+    return result.plot(labels=study.labels, colors=colors(study))
 
 
 def table(study):

@@ -209,7 +209,10 @@ def facts(study) -> dict | None:
 
 def figure(study):
     """View: CPU time per million digits and memory, per model."""
-    return result_of(study, EXPERIMENT).plot(labels=study.labels, colors=colors(study))
+    result = result_of(study, EXPERIMENT)
+    if result is None:
+        return HtmlBlock(note("Not computed for this rendering (see the text above)."))
+    return result.plot(labels=study.labels, colors=colors(study))
 
 
 def table(study):
