@@ -115,3 +115,24 @@ def note(message: str) -> str:
     import html
 
     return f'<p class="lussi-note"><em>{html.escape(message)}</em></p>'
+
+
+NOT_COMPUTED = "Not computed for this rendering (see the text above)."
+
+
+def figure_of(study, name: str, **plot_options):
+    """The view of experiment ``name``'s figure: its result's ``plot(labels=...)``, or a note when it was not run."""
+    from ..visualize import HtmlBlock
+
+    result = study.result(name)
+    if result is None:
+        return HtmlBlock(note(NOT_COMPUTED))
+    return result.plot(labels=study.labels, **plot_options)
+
+
+def table_of(study, name: str):
+    """The view of experiment ``name``'s table: its result's ``to_html(labels)``, or a note when it was not run."""
+    from ..visualize import HtmlBlock
+
+    result = study.result(name)
+    return HtmlBlock(note(NOT_COMPUTED) if result is None else result.to_html(study.labels))

@@ -33,8 +33,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from ..visualize import HtmlBlock
-from .base import Experiment, note
+from .base import Experiment, figure_of, table_of
 from .validation_scores import EXPERIMENT as VALIDATION
 from .validation_scores import result_of
 
@@ -339,18 +338,12 @@ def facts(study) -> dict:
 
 def figure(study):
     """View: reliability diagrams of the headline pair, before and after calibration."""
-    result = result_of(study, EXPERIMENT)
-    if result is None:
-        return HtmlBlock(note("Not computed for this rendering (see the text above)."))
-    return result.plot(labels=study.labels)
+    return figure_of(study, EXPERIMENT.name)
 
 
 def table(study):
     """View: each headline model's calibration and ECE (an HTML block)."""
-    result = result_of(study, EXPERIMENT)
-    if result is None:
-        return HtmlBlock(note("Not computed for this rendering (see the text above)."))
-    return HtmlBlock(result.to_html(study.labels))
+    return table_of(study, EXPERIMENT.name)
 
 
 EXPERIMENT = Experiment(

@@ -35,8 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .. import progress
-from ..visualize import HtmlBlock
-from .base import Experiment, colors, note
+from .base import Experiment, colors, figure_of, table_of
 from .selective import (
     TARGET,
     choose_threshold,
@@ -324,18 +323,12 @@ def facts(study) -> dict | None:
 
 def figure(study):
     """View: code-level risk–coverage curves of every model (test)."""
-    result = result_of(study, EXPERIMENT)
-    if result is None:
-        return HtmlBlock(note("Not computed for this rendering (see the text above)."))
-    return result.plot(labels=study.labels, colors=colors(study))
+    return figure_of(study, EXPERIMENT.name, colors=colors(study))
 
 
 def table(study):
     """View: whole-code accuracy and the share sorted automatically per model (an HTML block)."""
-    result = result_of(study, EXPERIMENT)
-    if result is None:
-        return HtmlBlock(note("Not computed for this rendering (see the text above)."))
-    return HtmlBlock(result.to_html(study.labels))
+    return table_of(study, EXPERIMENT.name)
 
 
 EXPERIMENT = Experiment(

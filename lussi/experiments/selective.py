@@ -26,8 +26,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from ..visualize import HtmlBlock
-from .base import Experiment, colors, note
+from .base import Experiment, colors, figure_of, table_of
 from .validation_scores import EXPERIMENT as VALIDATION
 from .validation_scores import result_of
 
@@ -350,18 +349,12 @@ def facts(study) -> dict:
 
 def figure(study):
     """View: the test risk–coverage curves of every model."""
-    result = result_of(study, EXPERIMENT)
-    if result is None:
-        return HtmlBlock(note("Not computed for this rendering (see the text above)."))
-    return result.plot(labels=study.labels, colors=colors(study))
+    return figure_of(study, EXPERIMENT.name, colors=colors(study))
 
 
 def table(study):
     """View: each model's validation-chosen operating point on test (an HTML block)."""
-    result = result_of(study, EXPERIMENT)
-    if result is None:
-        return HtmlBlock(note("Not computed for this rendering (see the text above)."))
-    return HtmlBlock(result.to_html(study.labels))
+    return table_of(study, EXPERIMENT.name)
 
 
 EXPERIMENT = Experiment(

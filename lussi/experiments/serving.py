@@ -26,8 +26,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from ..visualize import HtmlBlock
-from .base import Experiment, colors, model_keys, note
+from .base import Experiment, colors, figure_of, model_keys, table_of
 from .validation_scores import result_of
 
 __all__ = ["EXPERIMENT", "ServingResult", "facts", "figure", "latency_of", "serving_costs", "table"]
@@ -209,18 +208,12 @@ def facts(study) -> dict | None:
 
 def figure(study):
     """View: CPU time per million digits and memory, per model."""
-    result = result_of(study, EXPERIMENT)
-    if result is None:
-        return HtmlBlock(note("Not computed for this rendering (see the text above)."))
-    return result.plot(labels=study.labels, colors=colors(study))
+    return figure_of(study, EXPERIMENT.name, colors=colors(study))
 
 
 def table(study):
     """View: serving cost per model (an HTML block)."""
-    result = result_of(study, EXPERIMENT)
-    if result is None:
-        return HtmlBlock(note("Not computed for this rendering (see the text above)."))
-    return HtmlBlock(result.to_html(study.labels))
+    return table_of(study, EXPERIMENT.name)
 
 
 EXPERIMENT = Experiment(
