@@ -7,6 +7,7 @@ test accuracy is printed once at the end, for the record, never for choosing.
     python benchmarks/network_training.py --model mlp            # the seed MLP
     python benchmarks/network_training.py --quick                # 1 epoch on 6,000 images
     python benchmarks/network_training.py --model cnn --set epochs=8 --set batch_size=256 --no-test
+    python benchmarks/network_training.py --model cnn --set precision=mixed_bfloat16 --no-test
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def main(argv=None):
 
     from lussi import progress
     from lussi.data import load_dataset
-    from lussi.models.network import NetworkClassifier, cnn_config, seed_mlp_config
+    from lussi.models.network import NetworkClassifier, cnn_config, cpu_has_bf16, seed_mlp_config
 
     dataset = load_dataset("mnist")
     config = cnn_config() if args.model == "cnn" else seed_mlp_config()
@@ -57,7 +58,8 @@ def main(argv=None):
     config = _override(config, args.set)
     fit, val = dataset.validation_split(fraction=0.1, random_state=0)
     print(f"keras {keras.__version__} ({keras.backend.backend()}), {os.cpu_count()} cores, {platform.processor() or platform.machine()}")
-    print(f"fit {len(fit)}, validation {len(val)}, test {len(dataset.test_labels)} images")
+    print(f"fit {len(fit)}, validation {len(val)}, test {len(dataset.test_labels)} images; "
+          f"bfloat16 units in this CPU: {'yes' if cpu_has_bf16() else 'no'}")
     print("config:", json.dumps(config.to_dict()))
 
     model = NetworkClassifier.from_config(config)

@@ -43,6 +43,16 @@ def test_latency_sweep_table_and_batches(images):
     assert (table["threads"] >= 1).all()
 
 
+def test_warm_up_calls_predict_only_the_rows_asked_for(images):
+    seen = {"knn": [], "cnn": []}
+    fns = {name: (lambda x, name=name: seen[name].append(x.shape[0])) for name in seen}
+    latency_sweep(fns, images, batch_sizes=(1, 5, 20), min_repeats=2, max_repeats=2, time_budget=0.0,
+                  warmup=1, warmup_rows={"knn": 3})
+    # The k-NN warms up on at most 3 rows, then is timed on the whole batch; the network warms up on all of it.
+    assert seen["knn"] == [1, 1, 1, 3, 5, 5, 3, 20, 20]
+    assert seen["cnn"] == [1, 1, 1, 5, 5, 5, 20, 20, 20]
+
+
 def test_latency_sweep_derived_columns(images, monkeypatch):
     # Binary-exact steps keep the budget arithmetic exact: 0.25 s per call.
     monkeypatch.setattr(timing.time, "perf_counter", FakeClock(0.25))

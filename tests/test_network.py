@@ -97,6 +97,7 @@ def test_cnn_batch_norm_option_adds_normalization_layers():
         ({"warmup_epochs": -1.0}, "warmup_epochs must be >= 0"),
         ({"augment_shift": 1.5}, "augment_shift must be in"),
         ({"architecture": "cnn", "filters": ()}, "needs at least one convolution"),
+        ({"precision": "float16"}, "precision must be one of"),
     ],
 )
 def test_config_validation_says_what_is_wrong(changes, message):
@@ -331,7 +332,7 @@ def test_same_seed_gives_the_same_weights(architecture):
 def test_describe_names_layers_training_and_augmentation():
     assert seed_mlp_config().describe() == (
         "MLP, dense 256-128-64, dropout 0.2; Adam 0.001, constant rate; 10 epochs × batch 128")
-    assert cnn_config().describe() == (
+    assert cnn_config(precision="float32").describe() == (
         "CNN, conv 3×3 + max-pool 32-64-128 → dense 128, dropout 0.3; Adam 0.002, 1-epoch warm-up + cosine; "
         "15 epochs × batch 128; augmentation: shift ±10%, rotation ±10°, zoom ±10%")
     plain = NetworkConfig(architecture="cnn", filters=(8,), hidden_units=(), dropout=0.0, batch_norm=True,
@@ -389,3 +390,34 @@ def test_works_in_clone_pipeline_and_cross_validation(digits):
     odd = clone(tiny).fit(X, y % 2)
     display = RocCurveDisplay.from_estimator(odd, digits.test_images.reshape(-1, 64), digits.test_labels % 2)
     assert 0.5 < display.roc_auc <= 1.0
+
+
+# --------------------------------------------------------------------------- mixed precision
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ("flags\t\t: fpu sse2 avx512f avx512_bf16 avx512_vnni", True),  # AMD Zen 4
+        ("flags\t\t: fpu avx512f amx_bf16 amx_tile amx_int8", True),  # Intel Sapphire Rapids
+        ("flags\t\t: fpu sse2 avx2 avx512f avx512_vnni", False),  # AVX-512 without bfloat16
+        ("processor\t: 0\nBogoMIPS\t: 48.00\nFeatures\t: fp asimd", False),  # arm64: no flags line
+    ],
+)
+def test_cpu_bf16_units_are_read_from_the_flags(flags, expected):
+    assert network.cpu_has_bf16(flags) is expected
+    assert cnn_config().precision == "float32"  # chosen on validation, whatever the CPU
+
+
+def test_mixed_precision_trains_in_bfloat16_and_serves_float32(digits, tmp_path):
+    import keras
+
+    config = _quick(cnn_config(precision="mixed_bfloat16"), filters=(8, 16), batch_size=64, epochs=2)
+    model = NetworkClassifier.from_config(config).fit(digits.train_images, digits.train_labels)
+    assert keras.mixed_precision.global_policy().name == "float32"  # the training policy did not leak
+    assert {layer.dtype_policy.name for layer in model.keras_model_.layers} == {"float32"}
+    proba = model.predict_proba(digits.test_images)
+    assert proba.dtype == np.float32 and np.mean(model.predict(digits.test_images) == digits.test_labels) > 0.5
+    model.save(tmp_path)
+    np.testing.assert_array_equal(NetworkClassifier.load(tmp_path).predict_proba(digits.test_images), proba)
+    assert "trained in mixed bfloat16, served in float32" in config.describe()

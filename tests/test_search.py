@@ -70,6 +70,47 @@ def test_bound_engine_matches_sklearn_on_float_data(k):
     assert index.stats["queries"] == len(queries)
 
 
+def _standardised_pixels(seed=4, n_train=900, n_queries=60):
+    """Sparse pixels divided by their spread, as StandardScaler leaves them: rare pixels get huge values."""
+    train, queries = _integer_data(seed=seed, n_train=n_train, n_queries=n_queries, n_features=120)
+    train[:, :40] = np.where(np.random.default_rng(seed).random((n_train, 40)) < 0.02, train[:, :40], 0)
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    std[std == 0] = 1.0
+    return ((train - mean) / std).astype(np.float32), ((queries - mean) / std).astype(np.float32)
+
+
+def test_residual_groups_keep_the_bound_a_lower_bound_and_the_answer_exact():
+    train, queries = _standardised_pixels()
+    ref_d, ref_i = _sklearn(train, queries, 3)
+    plain = BoundIndex(train, n_components=20, n_candidates=4)
+    grouped = BoundIndex(train, n_components=20, n_candidates=4, residual_groups=16)
+    for index in (plain, grouped):
+        squared, indices = index.search_squared(queries, 3)
+        np.testing.assert_allclose(np.sqrt(squared), ref_d, rtol=1e-5)
+        np.testing.assert_array_equal(indices, ref_i)
+    # Every pair's bound is at most its distance, and the groups' bound is the tighter one.
+    bounds = {}
+    for name, index in (("plain", plain), ("grouped", grouped)):
+        b_train, b_queries = index._bound_coordinates(train[:200]), index._bound_coordinates(queries)
+        bounds[name] = ((b_queries[:, None, :] - b_train[None]) ** 2).sum(-1)
+    exact = ((queries[:, None, :].astype(np.float64) - train[None, :200]) ** 2).sum(-1)
+    assert (bounds["grouped"] <= exact * (1 + 1e-5) + 1e-6).all()
+    assert (bounds["grouped"] >= bounds["plain"] * (1 - 1e-5) - 1e-6).all()
+    assert bounds["grouped"].mean() > bounds["plain"].mean()
+
+
+def test_a_share_of_variance_picks_the_number_of_leading_coordinates():
+    train, _ = _standardised_pixels()
+    centred = train[:len(train)].astype(np.float64) - train.mean(axis=0)
+    values = np.linalg.eigvalsh(centred.T @ centred)[::-1]
+    explained = np.cumsum(values) / values.sum()
+    index = BoundIndex(train, n_components=0.9, residual_groups=4)
+    assert index.n_components == int(np.searchsorted(explained, 0.9) + 1)
+    assert index._bound_coordinates(train[:3]).shape == (3, index.n_components + 4)
+    with pytest.raises(ValueError, match="residual_groups must be a positive integer"):
+        BoundIndex(train, residual_groups=0)
+
+
 def test_bound_index_exact_when_bound_is_loose():
     # Few candidates and a 1-component bound force retries with more candidates on most queries.
     train, queries = _integer_data(seed=2)

@@ -71,6 +71,7 @@ def latency_sweep(
     time_budget: float = 2.0,
     warmup: int = 1,
     max_batch: int | Mapping[str, int] | None = None,
+    warmup_rows: int | Mapping[str, int] | None = None,
     threads: int | None = None,
     random_state: int | None = 0,
 ) -> pd.DataFrame:
@@ -104,6 +105,13 @@ def latency_sweep(
         Largest batch size to run, overall or per model name (models missing from
         the dict are unlimited). Larger cells are kept as rows with NaN timings, 0
         repeats and a ``note`` saying why.
+    warmup_rows : int or dict of str -> int, optional
+        Rows of the batch that the warm-up calls predict, overall or per model
+        name (missing models, and None, warm up on the whole batch). A model
+        whose one-time costs do not depend on the batch's shape (a k-NN search:
+        thread pools, page-ins) is warmed up as well by a few rows as by 10,000,
+        at a fraction of the time; a network traces a graph per input shape and
+        needs the whole batch.
     threads : int, optional
         Thread count to record; defaults to :func:`available_cpus`. Recorded, not
         enforced: limit threads in the callables (e.g. ``threadpoolctl``) if needed.
@@ -155,10 +163,14 @@ def latency_sweep(
                         note=f"skipped: batch size {size} > max_batch {limit}",
                     )
                 else:
+                    rows_limit = _max_batch_for(name, warmup_rows)
+                    warm_batch = batch if rows_limit is None else batch[:max(1, rows_limit)]
+                    for _ in range(warmup):
+                        fn(warm_batch)
                     times = time_callable(
                         lambda fn=fn, batch=batch: fn(batch),
                         repeats=min_repeats,
-                        warmup=warmup,
+                        warmup=0,
                         min_seconds=time_budget,
                         max_repeats=max_repeats,
                     )
@@ -295,17 +307,23 @@ def _inputs(study) -> dict:
         "models": model_keys(study),
         "batch_sizes": list(profile.latency_batch_sizes),
         "budget": profile.latency_budget_s,
+        "knn_warmup_rows": KNN_WARMUP_ROWS,
         "cpu": hardware.get("cpu_model"),
         "cores": hardware.get("logical_cores"),
         "data": study.dataset.fingerprint,
     }
 
 
+# Rows a k-NN model warms up on (see latency_sweep's warmup_rows).
+KNN_WARMUP_ROWS = 100
+
+
 def _compute(study) -> LatencyResult:
     fns = {study.label(name): (t.model.predict, t.model.call_path(1)) for name, t in study.models.items()}
+    warmup_rows = {study.label(name): KNN_WARMUP_ROWS for name, t in study.models.items() if t.model.family == "knn"}
     profile = study.profile
     sweep = latency_sweep(fns, study.dataset.test_images, batch_sizes=profile.latency_batch_sizes,
-                          time_budget=profile.latency_budget_s, random_state=profile.seed)
+                          time_budget=profile.latency_budget_s, warmup_rows=warmup_rows, random_state=profile.seed)
     return LatencyResult(sweep, time.time())
 
 

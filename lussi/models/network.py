@@ -32,7 +32,7 @@ import numpy as np
 from ..validation import class_labels, image_batch
 from .base import ImageClassifier
 from .network_builders import build_cnn, build_mlp
-from .network_config import ARCHITECTURES, LR_SCHEDULES, NetworkConfig, cnn_config, seed_mlp_config
+from .network_config import ARCHITECTURES, LR_SCHEDULES, NetworkConfig, cnn_config, cpu_has_bf16, seed_mlp_config
 from .network_training import augment_images, fit_keras, network_inputs
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "build_cnn",
     "build_mlp",
     "cnn_config",
+    "cpu_has_bf16",
     "seed_mlp_config",
 ]
 
@@ -66,7 +67,7 @@ class NetworkClassifier(ImageClassifier):
     Parameters
     ----------
     architecture, epochs, batch_size, learning_rate, lr_schedule, warmup_epochs, hidden_units, filters, \
-dropout, batch_norm, label_smoothing, augment_shift, augment_rotation, augment_zoom, seed
+dropout, batch_norm, label_smoothing, augment_shift, augment_rotation, augment_zoom, precision, seed
         The fields of :class:`~lussi.models.network_config.NetworkConfig`,
         with its defaults (the seed study's MLP) and checks (made by ``fit``).
     image_shape : (int, int), optional
@@ -94,8 +95,8 @@ dropout, batch_norm, label_smoothing, augment_shift, augment_rotation, augment_z
                  learning_rate=_C.learning_rate, lr_schedule=_C.lr_schedule, warmup_epochs=_C.warmup_epochs,
                  hidden_units=_C.hidden_units, filters=_C.filters, dropout=_C.dropout, batch_norm=_C.batch_norm,
                  label_smoothing=_C.label_smoothing, augment_shift=_C.augment_shift,
-                 augment_rotation=_C.augment_rotation, augment_zoom=_C.augment_zoom, seed=_C.seed,
-                 image_shape=None):
+                 augment_rotation=_C.augment_rotation, augment_zoom=_C.augment_zoom, precision=_C.precision,
+                 seed=_C.seed, image_shape=None):
         self.architecture = architecture
         self.epochs = epochs
         self.batch_size = batch_size
@@ -110,6 +111,7 @@ dropout, batch_norm, label_smoothing, augment_shift, augment_rotation, augment_z
         self.augment_shift = augment_shift
         self.augment_rotation = augment_rotation
         self.augment_zoom = augment_zoom
+        self.precision = precision
         self.seed = seed
         self.image_shape = image_shape
 

@@ -41,7 +41,7 @@ def build_mlp(input_shape, n_classes: int, *, hidden_units=(256, 128, 64), dropo
         if dropout and i < len(hidden_units) - 1:
             stack.append(layers.Dropout(dropout))
     return keras.Sequential(
-        [keras.Input(shape=(n_inputs,)), *stack, layers.Dense(n_classes, activation="softmax")], name="mlp"
+        [keras.Input(shape=(n_inputs,)), *stack, _output_layer(n_classes)], name="mlp"
     )
 
 
@@ -95,8 +95,15 @@ def build_cnn(
         stack.append(layers.Dense(units, activation="relu"))
     if dropout:
         stack.append(layers.Dropout(dropout))
-    stack.append(layers.Dense(n_classes, activation="softmax"))
+    stack.append(_output_layer(n_classes))
     return keras.Sequential([keras.Input(shape=(height, width, 1)), *stack], name="cnn")
+
+
+def _output_layer(n_classes: int):
+    """Softmax probabilities, in float32 even under mixed precision (bfloat16 keeps ~3 significant digits)."""
+    from keras import layers
+
+    return layers.Dense(n_classes, activation="softmax", dtype="float32")
 
 
 def build_network(config: NetworkConfig, image_shape, n_classes: int):

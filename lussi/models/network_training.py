@@ -22,6 +22,7 @@ reproducibility here; its speed cost on the MLP was within timing noise.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import math
 import time
 
@@ -148,7 +149,31 @@ def _current_lr(optimizer) -> float:
     return float(optimizer.learning_rate)
 
 
-def _epoch_logger(history: dict, config: NetworkConfig, optimizer):
+# Validation images per forward pass of the epoch-end check.
+_VALIDATION_CHUNK = 1024
+
+
+def _validation_figures(model, val_data, smoothing: float) -> tuple[float, float]:
+    """(loss, accuracy) of ``model`` on ``(inputs, codes)``, the training loss's formula, by direct calls.
+
+    Not ``fit(validation_data=...)``: Keras builds and tears down a validation
+    iterator in every ``fit`` call, and with one call per epoch that measured
+    ~4 s per epoch for 6,000 MNIST images on 2 cores, against ~0.5 s here.
+    """
+    inputs, codes = val_data
+    if len(inputs) == 0:
+        return float("nan"), float("nan")
+    proba = np.concatenate([
+        np.asarray(model(inputs[start:start + _VALIDATION_CHUNK], training=False), dtype=np.float64)
+        for start in range(0, len(inputs), _VALIDATION_CHUNK)
+    ])
+    log_p = np.log(np.clip(proba, 1e-7, 1.0))
+    nll = -log_p[np.arange(len(codes)), codes]
+    loss = (1.0 - smoothing) * nll + smoothing * -log_p.mean(axis=1)
+    return float(loss.mean()), float(np.mean(proba.argmax(axis=1) == codes))
+
+
+def _epoch_logger(history: dict, config: NetworkConfig, optimizer, val_data=None):
     """A Keras callback appending each epoch's figures to ``history`` (and logging them)."""
     import keras
 
@@ -164,7 +189,9 @@ def _epoch_logger(history: dict, config: NetworkConfig, optimizer):
                 self.start = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
+            logs = dict(logs or {})
+            if val_data is not None:
+                logs["val_loss"], logs["val_accuracy"] = _validation_figures(self.model, val_data, config.label_smoothing)
             seconds = time.perf_counter() - self.start
             self.start = None
             for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
@@ -180,12 +207,34 @@ def _epoch_logger(history: dict, config: NetworkConfig, optimizer):
     return EpochLogger()
 
 
+@contextlib.contextmanager
+def _dtype_policy(name: str):
+    """Keras' global dtype policy set to ``name`` while layers are built, restored afterwards."""
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def _float32_copy(config: NetworkConfig, model, image_shape, n_classes: int):
+    """The same layer stack under the float32 policy, holding ``model``'s (float32) weights."""
+    with _dtype_policy("float32"):
+        served = build_network(config, image_shape, n_classes)
+    served.set_weights(model.get_weights())
+    return served
+
+
 def _compiled(config: NetworkConfig, image_shape, n_classes: int, n_images: int):
     """(model, optimizer): the network built from a seeded state and compiled for ``n_images`` per epoch."""
     import keras
 
     keras.utils.set_random_seed(config.seed)
-    model = build_network(config, image_shape, n_classes)
+    with _dtype_policy(config.precision):
+        model = build_network(config, image_shape, n_classes)
     steps_per_epoch = math.ceil(n_images / config.batch_size)
     optimizer = keras.optimizers.Adam(learning_rate=_learning_rate(config, steps_per_epoch))
     loss = (
@@ -216,6 +265,7 @@ def fit_keras(config: NetworkConfig, images: np.ndarray, codes: np.ndarray, n_cl
     Returns
     -------
     model : keras.Model
+        Float32 whatever ``config.precision`` trained it in.
     history : dict of str -> list of float
         Per epoch: ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``
         (NaN without validation), ``lr`` (at the end of the epoch) and
@@ -235,12 +285,18 @@ def fit_keras(config: NetworkConfig, images: np.ndarray, codes: np.ndarray, n_cl
         return _layout(warped, config.architecture)
 
     history = {key: [] for key in HISTORY_KEYS}
-    logger = _epoch_logger(history, config, optimizer)
-    fit_args = {"batch_size": config.batch_size, "validation_data": val_data, "shuffle": True, "verbose": 0,
-                "callbacks": [logger]}
+    logger = _epoch_logger(history, config, optimizer, val_data)
+    fit_args = {"batch_size": config.batch_size, "shuffle": True, "verbose": 0, "callbacks": [logger]}
     if not config.augment:
         model.fit(network_inputs(images, config.architecture), codes, epochs=config.epochs, **fit_args)
-        return model, history
+    else:
+        _fit_augmented(model, config, codes, augmented, logger, fit_args)
+    if config.precision != "float32":
+        model = _float32_copy(config, model, images.shape[1:], n_classes)
+    return model, history
+
+
+def _fit_augmented(model, config: NetworkConfig, codes, augmented, logger, fit_args) -> None:
     # One fit() call per epoch on freshly warped images; the optimizer's step
     # counter (and so the LR schedule) carries on. The next epoch's images are
     # warped in a background thread while Keras trains (NumPy releases the
@@ -252,4 +308,3 @@ def fit_keras(config: NetworkConfig, images: np.ndarray, codes: np.ndarray, n_cl
             x = pending.result()
             pending = executor.submit(augmented) if epoch + 1 < config.epochs else None
             model.fit(x, codes, epochs=epoch + 1, initial_epoch=epoch, **fit_args)
-    return model, history

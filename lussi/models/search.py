@@ -135,9 +135,17 @@ class BoundIndex:
     ----------
     train : ndarray of shape (n_train, D)
         Integer (uint8 pixels: exact integer distances) or float features.
-    n_components : int, optional
-        Coordinates kept for the bound (``d``). Default: all of them when
-        ``D <= 64``, else ``D / 6`` clipped to [64, 128].
+    n_components : int or float, optional
+        Coordinates kept for the bound (``d``). A float in (0, 1) keeps the
+        fewest leading coordinates explaining that share of the variance.
+        Default: all of them when ``D <= 64``, else ``D / 6`` clipped to
+        [64, 128].
+    residual_groups : int, default 1
+        The coordinates after the first ``d`` are split into this many
+        consecutive groups, and the bound keeps one norm per group (each
+        group's reverse triangle inequality holds on its own, so the sum is
+        still a lower bound, and a tighter one when the variance is spread
+        over many coordinates, as in standardised pixels).
     n_candidates : int, optional
         Candidates re-ranked per query (``m``); default ``k + 8`` when
         ``d = D``, else ``max(2 k, k + 61)``.
@@ -151,8 +159,8 @@ class BoundIndex:
         Bytes held beyond the training array itself (the bound coordinates).
     """
 
-    def __init__(self, train, *, n_components: int | None = None, n_candidates: int | None = None,
-                 random_state: int = 0):
+    def __init__(self, train, *, n_components: int | float | None = None, n_candidates: int | None = None,
+                 residual_groups: int = 1, random_state: int = 0):
         import faiss
 
         train = np.asarray(train)
@@ -163,25 +171,24 @@ class BoundIndex:
             # Few features: the bound is faiss's own distance and only rounding needs re-ranking.
             # Many (784 pixels): 128 coordinates leave ~1% of MNIST queries needing a retry at k=3.
             n_components = n_features if n_features <= 64 else int(np.clip(n_features // 6, 64, 128))
+        share = None
+        if isinstance(n_components, float) and 0 < n_components < 1:
+            share, n_components = n_components, n_features  # settled once the spectrum is known
         if not 1 <= n_components <= n_features:
-            raise ValueError(f"n_components must be in [1, {n_features}], got {n_components}")
+            raise ValueError(f"n_components must be in [1, {n_features}] or a share in (0, 1), got {n_components}")
+        if not (isinstance(residual_groups, (int, np.integer)) and residual_groups >= 1):
+            raise ValueError(f"residual_groups must be a positive integer, got {residual_groups!r}")
         self.train = train
-        self.n_components = int(n_components)
         self.n_candidates = n_candidates
         rng = np.random.default_rng(random_state)
         sample = train if len(train) <= _ROTATION_SAMPLE else train[np.sort(rng.choice(len(train), _ROTATION_SAMPLE, replace=False))]
         self.mean = sample.mean(axis=0, dtype=np.float64)
-        if self.n_components < n_features:
-            # float32 is plenty here: the basis only has to be (numerically) orthogonal, not accurate.
-            centred = (sample - self.mean).astype(np.float32)
-            from threadpoolctl import threadpool_limits
-
-            # A 784x784 eigh is ~0.15 s on one BLAS thread but seconds with two contending threads.
-            with threadpool_limits(1):
-                _, vectors = np.linalg.eigh((centred.T @ centred).astype(np.float64))
-            self.basis = np.ascontiguousarray(vectors[:, ::-1][:, :self.n_components], dtype=np.float32)
-        else:
-            self.basis = None  # all coordinates kept: the bound is the distance itself, no rotation needed
+        self.basis, self.n_components = self._rotation(sample, int(n_components), share)
+        n_rest = n_features - self.n_components
+        self._groups = np.array_split(np.arange(n_rest), min(int(residual_groups), n_rest)) if n_rest else []
+        if self.basis is not None and len(self._groups) <= 1:
+            # One residual norm comes from |x|^2 - |head|^2: the trailing axes need not be kept.
+            self.basis = np.ascontiguousarray(self.basis[:, :self.n_components])
         bound = self._bound_coordinates(train)
         # faiss computes |a|^2 + |b|^2 - 2ab in float32 and the rotation is float32 too: the margin
         # (1e-4 of the squared norms, far above float32 rounding) keeps the bound a bound.
@@ -192,18 +199,46 @@ class BoundIndex:
         # Queries searched and query retries with 4x the candidates, for benchmarks.
         self.stats = {"queries": 0, "retries": 0}
 
+    def _rotation(self, sample: np.ndarray, n_components: int, share: float | None):
+        """(basis, d): the principal axes (all of them when residual groups are kept) and how many lead."""
+        n_features = sample.shape[1]
+        if n_components == n_features and share is None:
+            return None, n_features  # all coordinates kept: the bound is the distance itself, no rotation needed
+        # float32 is plenty here: the basis only has to be (numerically) orthogonal, not accurate.
+        centred = (sample - self.mean).astype(np.float32)
+        from threadpoolctl import threadpool_limits
+
+        # A 784x784 eigh is ~0.15 s on one BLAS thread but seconds with two contending threads.
+        with threadpool_limits(1):
+            values, vectors = np.linalg.eigh((centred.T @ centred).astype(np.float64))
+        values, vectors = values[::-1], vectors[:, ::-1]
+        if share is not None:
+            explained = np.cumsum(np.maximum(values, 0)) / max(float(np.maximum(values, 0).sum()), 1e-300)
+            n_components = int(min(n_features, np.searchsorted(explained, share) + 1))
+        return np.ascontiguousarray(vectors, dtype=np.float32), n_components
+
     def _bound_coordinates(self, rows: np.ndarray) -> np.ndarray:
-        """(n, d + 1) float32: first d rotated coordinates and the norm of the rest; (n, D) centred rows when d = D."""
+        """(n, d + g) float32: first d rotated coordinates and the norms of g residual groups; (n, D) centred rows when d = D."""
         if self.basis is None:
             return (rows - self.mean).astype(np.float32)
-        out = np.empty((len(rows), self.n_components + 1), dtype=np.float32)
+        d = self.n_components
+        out = np.empty((len(rows), d + len(self._groups)), dtype=np.float32)
         for start in range(0, len(rows), 8192):
             centred = rows[start:start + 8192].astype(np.float64) - self.mean
-            head = centred.astype(np.float32) @ self.basis
-            out[start:start + 8192, :-1] = head
-            # The rotation is orthogonal: |residual|^2 = |x - mean|^2 - |head|^2, without the full D x D product.
-            rest = np.einsum("ij,ij->i", centred, centred) - np.einsum("ij,ij->i", head, head, dtype=np.float64)
-            out[start:start + 8192, -1] = np.sqrt(np.maximum(rest, 0.0))
+            if len(self._groups) <= 1:
+                head = centred.astype(np.float32) @ self.basis
+                out[start:start + 8192, :d] = head
+                if self._groups:
+                    # The rotation is orthogonal: |residual|^2 = |x - mean|^2 - |head|^2, without the full D x D product.
+                    rest = np.einsum("ij,ij->i", centred, centred) - np.einsum("ij,ij->i", head, head, dtype=np.float64)
+                    out[start:start + 8192, -1] = np.sqrt(np.maximum(rest, 0.0))
+                continue
+            rotated = centred.astype(np.float32) @ self.basis
+            out[start:start + 8192, :d] = rotated[:, :d]
+            residual = rotated[:, d:]
+            for g, columns in enumerate(self._groups):
+                part = residual[:, columns]
+                out[start:start + 8192, d + g] = np.sqrt(np.einsum("ij,ij->i", part, part, dtype=np.float64))
         return out
 
     def search_squared(self, queries, k: int, *, chunk_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -227,7 +262,7 @@ class BoundIndex:
         chunk_size = chunk_size or _DEFAULT_CHUNK
         if self.n_candidates is not None:
             m = self.n_candidates
-        elif self.n_components == train.shape[1]:
+        elif self.basis is None:
             m = k + 8
         else:
             m = max(2 * k, k + 61)
