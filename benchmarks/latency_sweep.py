@@ -34,7 +34,7 @@ def main(argv=None):
     runs = []
     for run in range(args.runs):
         start = time.perf_counter()
-        sweep = latency.EXPERIMENT.compute(study).sweep
+        sweep = latency.EXPERIMENT.compute(study).table
         seconds = time.perf_counter() - start
         print(f"run {run + 1}: {seconds:.1f} s", flush=True)
         runs.append(sweep.assign(run=run + 1))

@@ -328,7 +328,7 @@ def _compute(study) -> LatencyResult:
 
 
 EXPERIMENT = Experiment("latency", "timing predictions (latency sweep)", _inputs, _compute, LatencyResult,
-                        timed=False, cost=240)
+                        timed=False, cost=75)
 
 
 def speed_facts(study, a: str, b: str) -> list[dict]:

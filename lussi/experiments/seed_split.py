@@ -68,7 +68,7 @@ def _skip(study) -> str | None:
 
 
 EXPERIMENT = Experiment("seedsplit", "seed study's split (random 80/20 of all images)", _inputs, _compute,
-                        SeedSplitResult, skip=_skip, timed=False, cost=55)
+                        SeedSplitResult, skip=_skip, timed=False, cost=16)
 
 
 def facts(study) -> dict:
