@@ -169,25 +169,24 @@ def seed_knn(*, quick: bool = False):
     features, queries = model._features, model._transform(dataset.test_images)
     print(f"seed KNN: train features {features.shape} {features.dtype}, queries {queries.shape}; "
           f"load average {os.getloadavg()[0]:.1f}")
-    found = {}
+    indexes, timings = {}, {}
     settings = {"default bound (d=128)": {}, "seed KNN's bound": model._bound_settings()}
     for name, options in settings.items():
-        def search(options=options):
-            index = BoundIndex(features, **options)
-            found[name] = index
-            return index.search_squared(queries, 3)
+        def search(name=name, options=options):
+            indexes[name] = BoundIndex(features, **options)
+            return indexes[name].search_squared(queries, 3)
         seconds, _, indices = run(f"lussi {name}", search)
-        stats = found[name].stats
-        print(f"    d={found[name].n_components}, retried {stats['retries']:,} of {stats['queries']:,} queries")
-        found[name] = (seconds, indices)
+        stats = indexes[name].stats
+        print(f"    d={indexes[name].n_components}, retried {stats['retries']:,} of {stats['queries']:,} queries")
+        timings[name] = (seconds, indices)
 
     def faiss_flat():
         index = faiss.IndexFlatL2(features.shape[1])
         index.add(features)
         return index.search(queries, 3)
 
-    flat_seconds, _, flat_indices = run("faiss IndexFlatL2", faiss_flat)
-    (slow, slow_i), (fast, fast_i) = found.values()
+    flat_seconds, _, _ = run("faiss IndexFlatL2", faiss_flat)
+    (slow, slow_i), (fast, fast_i) = timings.values()
     print(f"  seed KNN's bound: x{slow / fast:.2f} faster than the default, x{flat_seconds / fast:.2f} the speed of "
           f"faiss; neighbours equal to the default bound's: {np.mean(slow_i == fast_i):.5f}")
     start = time.perf_counter()

@@ -55,10 +55,11 @@ def _split_entry(name, entry) -> tuple[Callable, str]:
     )
 
 
-def _max_batch_for(name: str, max_batch) -> int | None:
-    if isinstance(max_batch, Mapping):
-        return max_batch.get(name)
-    return max_batch
+def _for_model(name: str, setting) -> int | None:
+    """A per-model setting given overall (an int or None) or per model name (a dict)."""
+    if isinstance(setting, Mapping):
+        return setting.get(name)
+    return setting
 
 
 def latency_sweep(
@@ -151,7 +152,7 @@ def latency_sweep(
             batch = images[np.resize(order, size)]
             for name, (fn, call_path) in entries.items():
                 bar.set_description(f"{name} batch {size}")
-                limit = _max_batch_for(name, max_batch)
+                limit = _for_model(name, max_batch)
                 row = {"model": name, "batch_size": size, "threads": threads, "call_path": call_path}
                 if limit is not None and size > limit:
                     row.update(
@@ -163,7 +164,7 @@ def latency_sweep(
                         note=f"skipped: batch size {size} > max_batch {limit}",
                     )
                 else:
-                    rows_limit = _max_batch_for(name, warmup_rows)
+                    rows_limit = _for_model(name, warmup_rows)
                     warm_batch = batch if rows_limit is None else batch[:max(1, rows_limit)]
                     for _ in range(warmup):
                         fn(warm_batch)

@@ -157,8 +157,9 @@ def _validation_figures(model, val_data, smoothing: float) -> tuple[float, float
     """(loss, accuracy) of ``model`` on ``(inputs, codes)``, the training loss's formula, by direct calls.
 
     Not ``fit(validation_data=...)``: Keras builds and tears down a validation
-    iterator in every ``fit`` call, and with one call per epoch that measured
-    ~4 s per epoch for 6,000 MNIST images on 2 cores, against ~0.5 s here.
+    iterator in every ``fit`` call, and the augmented CNN makes one call per
+    epoch. On 2 cores its 15 epochs took 493 s that way and 331 s this way,
+    with the same weights (``benchmarks/first_report.py``, before and after).
     """
     inputs, codes = val_data
     if len(inputs) == 0:

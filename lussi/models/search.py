@@ -183,12 +183,11 @@ class BoundIndex:
         rng = np.random.default_rng(random_state)
         sample = train if len(train) <= _ROTATION_SAMPLE else train[np.sort(rng.choice(len(train), _ROTATION_SAMPLE, replace=False))]
         self.mean = sample.mean(axis=0, dtype=np.float64)
-        self.basis, self.n_components = self._rotation(sample, int(n_components), share)
+        self.basis, self.n_components = self._rotation(sample, int(n_components), share, residual_groups > 1)
         n_rest = n_features - self.n_components
-        self._groups = np.array_split(np.arange(n_rest), min(int(residual_groups), n_rest)) if n_rest else []
-        if self.basis is not None and len(self._groups) <= 1:
-            # One residual norm comes from |x|^2 - |head|^2: the trailing axes need not be kept.
-            self.basis = np.ascontiguousarray(self.basis[:, :self.n_components])
+        # First trailing axis of each residual group (consecutive groups, sizes as np.array_split makes them).
+        sizes = [len(group) for group in np.array_split(np.arange(n_rest), min(int(residual_groups), n_rest))] if n_rest else []
+        self._group_starts = np.cumsum([0, *sizes[:-1]]).astype(np.intp) if sizes else np.zeros(0, np.intp)
         bound = self._bound_coordinates(train)
         # faiss computes |a|^2 + |b|^2 - 2ab in float32 and the rotation is float32 too: the margin
         # (1e-4 of the squared norms, far above float32 rounding) keeps the bound a bound.
@@ -199,8 +198,8 @@ class BoundIndex:
         # Queries searched and query retries with 4x the candidates, for benchmarks.
         self.stats = {"queries": 0, "retries": 0}
 
-    def _rotation(self, sample: np.ndarray, n_components: int, share: float | None):
-        """(basis, d): the principal axes (all of them when residual groups are kept) and how many lead."""
+    def _rotation(self, sample: np.ndarray, n_components: int, share: float | None, keep_trailing: bool):
+        """(basis, d): the d leading principal axes (all of them when ``keep_trailing``), or None when d = D."""
         n_features = sample.shape[1]
         if n_components == n_features and share is None:
             return None, n_features  # all coordinates kept: the bound is the distance itself, no rotation needed
@@ -211,34 +210,32 @@ class BoundIndex:
         # A 784x784 eigh is ~0.15 s on one BLAS thread but seconds with two contending threads.
         with threadpool_limits(1):
             values, vectors = np.linalg.eigh((centred.T @ centred).astype(np.float64))
-        values, vectors = values[::-1], vectors[:, ::-1]
+        values, vectors = np.maximum(values[::-1], 0.0), vectors[:, ::-1]
         if share is not None:
-            explained = np.cumsum(np.maximum(values, 0)) / max(float(np.maximum(values, 0).sum()), 1e-300)
+            explained = np.cumsum(values) / max(float(values.sum()), 1e-300)
             n_components = int(min(n_features, np.searchsorted(explained, share) + 1))
-        return np.ascontiguousarray(vectors, dtype=np.float32), n_components
+        kept = vectors if keep_trailing else vectors[:, :n_components]
+        return np.ascontiguousarray(kept, dtype=np.float32), n_components
 
     def _bound_coordinates(self, rows: np.ndarray) -> np.ndarray:
         """(n, d + g) float32: first d rotated coordinates and the norms of g residual groups; (n, D) centred rows when d = D."""
         if self.basis is None:
             return (rows - self.mean).astype(np.float32)
-        d = self.n_components
-        out = np.empty((len(rows), d + len(self._groups)), dtype=np.float32)
+        d, n_groups = self.n_components, len(self._group_starts)
+        out = np.empty((len(rows), d + n_groups), dtype=np.float32)
         for start in range(0, len(rows), 8192):
-            centred = rows[start:start + 8192].astype(np.float64) - self.mean
-            if len(self._groups) <= 1:
-                head = centred.astype(np.float32) @ self.basis
-                out[start:start + 8192, :d] = head
-                if self._groups:
-                    # The rotation is orthogonal: |residual|^2 = |x - mean|^2 - |head|^2, without the full D x D product.
-                    rest = np.einsum("ij,ij->i", centred, centred) - np.einsum("ij,ij->i", head, head, dtype=np.float64)
-                    out[start:start + 8192, -1] = np.sqrt(np.maximum(rest, 0.0))
-                continue
+            block = slice(start, start + 8192)
+            centred = rows[block].astype(np.float64) - self.mean
             rotated = centred.astype(np.float32) @ self.basis
-            out[start:start + 8192, :d] = rotated[:, :d]
-            residual = rotated[:, d:]
-            for g, columns in enumerate(self._groups):
-                part = residual[:, columns]
-                out[start:start + 8192, d + g] = np.sqrt(np.einsum("ij,ij->i", part, part, dtype=np.float64))
+            out[block, :d] = rotated[:, :d]
+            if n_groups > 1:
+                residual = rotated[:, d:].astype(np.float64)
+                out[block, d:] = np.sqrt(np.add.reduceat(residual * residual, self._group_starts, axis=1))
+            elif n_groups == 1:
+                # The rotation is orthogonal: |residual|^2 = |x - mean|^2 - |head|^2, without the full D x D product.
+                head = rotated[:, :d]
+                rest = np.einsum("ij,ij->i", centred, centred) - np.einsum("ij,ij->i", head, head, dtype=np.float64)
+                out[block, -1] = np.sqrt(np.maximum(rest, 0.0))
         return out
 
     def search_squared(self, queries, k: int, *, chunk_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
