@@ -342,11 +342,16 @@ def _import_keras_silently() -> None:
         os.close(saved)
 
 
+# Commands that may run a network in this process; `render` runs the report in a kernel of its own.
+_KERAS_COMMANDS = ("train", "evaluate", "predict")
+
+
 def _run(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.quiet:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # -q wins over a level left in the shell's environment
-        _import_keras_silently()
+        if args.command in _KERAS_COMMANDS:
+            _import_keras_silently()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         from .cli_checks import prepare

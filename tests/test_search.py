@@ -120,6 +120,25 @@ def test_bound_index_exact_when_bound_is_loose():
     np.testing.assert_array_equal(np.sqrt(squared), ref_d)
     distinct = _distinct_mask(train, queries, ref_d.shape[1])
     np.testing.assert_array_equal(indices[distinct], ref_i[distinct])
+    # Both ways past the first 3 candidates were taken: deeper re-ranking, and a second, deeper faiss pass.
+    assert index.stats["extended"] > 0 and index.stats["retries"] > 0
+    assert all(len(set(row)) == 3 for row in indices.tolist())  # a row re-ranked twice is not counted twice
+
+
+def test_reranking_in_many_blocks_on_threads_gives_the_same_answer(monkeypatch):
+    import lussi.models.search as search
+
+    train, queries = _standardised_pixels(n_queries=200)
+    ref_d, ref_i = _sklearn(train, queries, 3)
+    monkeypatch.setattr(search, "_REFINE_BLOCK", 1)  # 64 candidate rows per block: dozens of blocks per step
+    calls = []
+    real_map = search._map_blocks
+    monkeypatch.setattr(search, "_map_blocks", lambda function, blocks: calls.append(len(blocks)) or real_map(function, blocks))
+    index = BoundIndex(train, n_components=20, n_candidates=4, residual_groups=8)
+    squared, indices = index.search_squared(queries, 3)
+    assert max(calls) > 1
+    np.testing.assert_allclose(np.sqrt(squared), ref_d, rtol=1e-5)
+    np.testing.assert_array_equal(indices, ref_i)
 
 
 @pytest.mark.parametrize("engine", ["faiss", "sklearn", "auto"])
@@ -153,3 +172,23 @@ def test_validation_errors(kwargs, message):
     args = {"train": train, "queries": queries, **kwargs}
     with pytest.raises(ValueError, match=message):
         exact_kneighbors(args.pop("train"), args.pop("queries"), args.pop("k"), **args)
+
+
+def _exact_reference(train, queries, k):
+    """Brute force in float64 with ties to the smaller index: the answer the bound engine promises."""
+    squared = ((queries[:, None, :].astype(np.float64) - train[None].astype(np.float64)) ** 2).sum(-1)
+    order = np.lexsort((np.broadcast_to(np.arange(len(train)), squared.shape), squared), axis=-1)[:, :k]
+    return np.take_along_axis(squared, order, axis=1), order
+
+
+@pytest.mark.parametrize("n_components, n_candidates, k", [(5, 3, 3), (40, 4, 3), (80, 1, 1), (80, 2, 1)])
+def test_each_reranking_step_stops_only_when_the_next_bound_clears_the_kth_distance(n_components, n_candidates, k):
+    # Bounds of middling tightness: many queries go through several steps and some through a second pass,
+    # so a certificate read one candidate too far ahead, or a step that skips candidates, changes answers.
+    train, queries = _standardised_pixels(seed=0, n_queries=300)
+    ref_sq, ref_i = _exact_reference(train, queries, k)
+    index = BoundIndex(train, n_components=n_components, n_candidates=n_candidates, residual_groups=4)
+    squared, indices = index.search_squared(queries, k)
+    np.testing.assert_array_equal(indices, ref_i)
+    np.testing.assert_allclose(squared, ref_sq, rtol=1e-9)
+    assert index.stats["extended"] > 0

@@ -57,8 +57,12 @@ def _library(source: str, name: str) -> str:
 
 
 def _packed(data: bytes) -> str:
-    """gzip (fixed mtime: the same input gives the same page) + base64."""
-    return base64.b64encode(gzip.compress(data, compresslevel=9, mtime=0)).decode("ascii")
+    """gzip (fixed mtime: the same input gives the same page) + base64.
+
+    Level 6, not 9: on the pad's 6,000 digits level 9 took 1.31 s against 0.10 s for a page 2% (19 KB) lighter,
+    and the report draws the pad twice (page and slides).
+    """
+    return base64.b64encode(gzip.compress(data, compresslevel=6, mtime=0)).decode("ascii")
 
 
 def _json_for_html(value) -> str:

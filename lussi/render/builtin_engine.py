@@ -11,6 +11,7 @@ assets.
 from __future__ import annotations
 
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -56,7 +57,14 @@ def render_builtin(qmd: Path, document, project: dict, formats: tuple, params: d
         body = assemble(document, nb, steps, qmd, Figures(workdir))
         markdown = workdir / "report.md"
         markdown.write_text(body, encoding="utf-8")
+        metas = {}
         for fmt in formats:
-            meta = workdir / f"meta-{fmt}.yaml"
-            meta.write_text(yaml.safe_dump(metadata(configs[fmt], qmd), allow_unicode=True), encoding="utf-8")
-            run_pandoc(markdown, meta, fmt, configs[fmt], paths[fmt], qmd, workdir)
+            metas[fmt] = workdir / f"meta-{fmt}.yaml"
+            metas[fmt].write_text(yaml.safe_dump(metadata(configs[fmt], qmd), allow_unicode=True), encoding="utf-8")
+        # One pandoc process per format, side by side: each is single-threaded (about 4 s for the report's
+        # HTML and as much for its slides), and each moves its own output into place only when it succeeded.
+        with ThreadPoolExecutor(max_workers=len(formats)) as pool:
+            runs = [pool.submit(run_pandoc, markdown, metas[fmt], fmt, configs[fmt], paths[fmt], qmd, workdir)
+                    for fmt in formats]
+        for run in runs:
+            run.result()  # the first format's error first, as when they ran one after the other

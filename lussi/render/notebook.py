@@ -187,6 +187,8 @@ def _client(nb, qmd, kernel: str, progress: bool, timeout):
         kernel_name=kernel,
         allow_errors=True,
         record_timing=False,
+        # Every cell has run by then: a graceful shutdown only waits ~2 s for TensorFlow's teardown.
+        shutdown_kernel="immediate",
         resources={"metadata": {"path": str(qmd.parent)}},
     )
 
