@@ -177,7 +177,8 @@ def seed_knn(*, quick: bool = False):
             return indexes[name].search_squared(queries, 3)
         seconds, _, indices = run(f"lussi {name}", search)
         stats = indexes[name].stats
-        print(f"    d={indexes[name].n_components}, retried {stats['retries']:,} of {stats['queries']:,} queries")
+        print(f"    d={indexes[name].n_components}: of {stats['queries']:,} queries {stats['extended']:,} re-ranked beyond "
+              f"the first step, {stats['retries']:,} searched again")
         timings[name] = (seconds, indices)
 
     def faiss_flat():

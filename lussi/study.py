@@ -70,7 +70,7 @@ def study_models(names: tuple[str, ...] | None = None) -> list[ModelSpec]:
     from .models.network import cnn_config, seed_mlp_config
 
     specs = [
-        ModelSpec("knn_seed", "KNN (seed: scaled, k=3)", "seed", seed_knn_config(), select=False, cost=12),
+        ModelSpec("knn_seed", "KNN (seed: scaled, k=3)", "seed", seed_knn_config(), select=False, cost=9),
         ModelSpec("knn", "KNN (raw pixels, validated k)", "corrected", baseline_knn_config(3), cost=17),
         ModelSpec("knn_tuned", "KNN (tuned)", "tuned", tuned_knn_config(), cost=34),
         ModelSpec("mlp", "MLP (seed)", "seed", seed_mlp_config(), cost=36),

@@ -329,7 +329,7 @@ def _compute(study) -> LatencyResult:
 
 
 EXPERIMENT = Experiment("latency", "timing predictions (latency sweep)", _inputs, _compute, LatencyResult,
-                        timed=False, cost=75)
+                        timed=False, cost=55)
 
 
 def speed_facts(study, a: str, b: str) -> list[dict]:
