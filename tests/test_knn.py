@@ -111,7 +111,12 @@ def test_save_load_round_trip_without_pickle(digits, tmp_path):
         assert data["features"].dtype == np.float32
     loaded = KNNClassifier.load(tmp_path)
     assert loaded.config == config
+    # Loading builds no search index yet (a render that only describes the model never pays for it), and the
+    # size it reports is the built index's.
+    assert loaded._index._faiss is None and model._index._faiss is not None
+    assert loaded.nbytes == model.nbytes
     np.testing.assert_array_equal(loaded.predict(digits.test_images), model.predict(digits.test_images))
+    assert loaded._index._faiss is not None
     np.testing.assert_array_equal(loaded.predict_proba(digits.test_images), model.predict_proba(digits.test_images))
     np.testing.assert_array_equal(loaded.kneighbors(digits.test_images)[1], model.kneighbors(digits.test_images)[1])
     assert loaded.nbytes == model.nbytes > 0

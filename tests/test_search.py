@@ -192,3 +192,14 @@ def test_each_reranking_step_stops_only_when_the_next_bound_clears_the_kth_dista
     np.testing.assert_array_equal(indices, ref_i)
     np.testing.assert_allclose(squared, ref_sq, rtol=1e-9)
     assert index.stats["extended"] > 0
+
+
+@pytest.mark.parametrize("settings", [{}, {"n_components": 6}, {"n_components": 0.9, "residual_groups": 4}])
+def test_the_index_is_built_on_first_search_and_its_size_is_known_before(settings):
+    train, queries = _standardised_pixels()
+    index = BoundIndex(train, **settings)
+    size_before = index.nbytes
+    assert index._faiss is None
+    index.search_squared(queries[:2], 1)
+    built = index._faiss.ntotal * index._faiss.d * 4 + (0 if index.basis is None else index.basis.nbytes)
+    assert index._faiss.ntotal == len(train) and size_before == index.nbytes == built

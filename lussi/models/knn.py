@@ -164,7 +164,7 @@ augment_zoom, pca_components, random_state
         n_copies = len(self._features) // n
         self._source = np.tile(np.arange(n, dtype=np.int64), n_copies)
         self._codes = codes.astype(np.int64)
-        self._build_index()
+        self._build_index(now=True)
         return self
 
     def _fit_scaler_and_pca(self, originals: np.ndarray) -> None:
@@ -230,11 +230,15 @@ augment_zoom, pca_components, random_state
         base = deskew(images) if self._cfg.deskew else images
         return self._project(self._scale(self._pixels_to_features(base)))
 
-    def _build_index(self) -> None:
+    def _build_index(self, *, now: bool = False) -> None:
+        """The search index; ``now`` projects and indexes the rows at once (fitting, and its measured time),
+        otherwise the first search does (a loaded model that is only described never pays for it)."""
         if self._cfg.metric == "euclidean":
             from lussi.models.search import BoundIndex
 
             self._index = BoundIndex(self._features, random_state=self._cfg.random_state, **self._bound_settings())
+            if now:
+                self._index.build()
         else:
             from sklearn.neighbors import NearestNeighbors
 
