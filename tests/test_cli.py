@@ -125,30 +125,27 @@ def test_predict_rejects_bad_files(capsys, cache_dir, tmp_path):
     assert status == 2 and str(bogus) in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("command", ["render", "download", "info"])
-def test_quiet_commands_that_run_no_network_do_not_import_keras(command):
-    # `-q` imports Keras with stderr closed off so TensorFlow's start-up lines stay quiet; a command that never
-    # runs a network in this process (render runs the report in a kernel) must not pay the ~5-9 s import for it.
+def _keras_imported_by_quiet(command: str) -> subprocess.CompletedProcess:
+    """Run ``lussi -q COMMAND`` in a fresh interpreter, the command replaced by a probe printing whether Keras is loaded."""
     probe = (
         "import sys; import lussi.cli as cli\n"
         f"cli.COMMANDS[{command!r}] = lambda args: print('keras' in sys.modules) or 0\n"
-        "cli.prepare = lambda args: None\n"
         "import lussi.cli_checks as checks; checks.prepare = lambda args: None\n"
         f"sys.exit(cli._run(['-q', {command!r}]))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"
+    return done
+
+
+@pytest.mark.parametrize("command", ["render", "download", "info"])
+def test_quiet_commands_that_run_no_network_do_not_import_keras(command):
+    # `-q` imports Keras with stderr closed off so TensorFlow's start-up lines stay quiet; a command that never
+    # runs a network in this process (render runs the report in a kernel) must not pay the ~5-9 s import for it.
+    assert _keras_imported_by_quiet(command).stdout.strip() == "False"
 
 
 def test_quiet_train_still_imports_keras_with_stderr_closed():
-    probe = (
-        "import sys; import lussi.cli as cli\n"
-        "cli.COMMANDS['train'] = lambda args: print('keras' in sys.modules) or 0\n"
-        "import lussi.cli_checks as checks; checks.prepare = lambda args: None\n"
-        "sys.exit(cli._run(['-q', 'train']))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
+    done = _keras_imported_by_quiet("train")
     assert done.stdout.strip() == "True"
     assert "oneDNN" not in done.stderr and "absl" not in done.stderr

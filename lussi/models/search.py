@@ -316,7 +316,7 @@ class BoundIndex:
         while True:
             lower, candidates = self._faiss.search(bound_q[rows], pool)
             rows = self._rerank_in_steps(queries, rows, lower, candidates, k, m, margin, out_sq, out_idx)
-            if not len(rows) or pool >= n_train:
+            if not len(rows):  # a pool of every training row settles every query
                 break
             self.stats["retries"] += len(rows)
             out_sq[rows], out_idx[rows] = np.inf, -1  # the deeper pass starts these rows over
