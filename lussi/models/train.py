@@ -38,8 +38,10 @@ def library_versions(family: str) -> dict:
 
     versions = {"python": platform.python_version(), "numpy": np.__version__, "sklearn": sklearn.__version__}
     if family == "network":
-        keras = import_keras()
+        from .network_training import TRAINING_LOOP
 
+        keras = import_keras()
+        versions["lussi_training_loop"] = TRAINING_LOOP
         backend = keras.backend.backend()
         versions["keras"] = keras.__version__
         versions["backend"] = backend
