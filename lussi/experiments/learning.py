@@ -321,7 +321,7 @@ def _run(study, cache, rebuild: bool) -> tuple[LearningResult, float]:
     return LearningResult(table), took
 
 
-EXPERIMENT = Experiment("learning", "learning curves", None, None, LearningResult, run=_run, cost=175)
+EXPERIMENT = Experiment("learning", "learning curves", None, None, LearningResult, run=_run, cost=165)
 
 
 def curve_pair(study) -> tuple[str, str] | None:

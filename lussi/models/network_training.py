@@ -305,7 +305,8 @@ def train_epochs(model, config: NetworkConfig, codes: np.ndarray, inputs, record
         for begin in range(0, len(codes), config.batch_size):
             interrupts.check()  # stops within an epoch when Ctrl-C was swallowed by a finaliser
             rows = np.sort(order[begin:begin + config.batch_size])  # sorted: a faster gather, the same batch
-            model.reset_metrics()  # each call's logs are then its batch's figures, whatever the Keras version
+            # train_on_batch resets the metrics first, so its logs are this batch's figures. Not reset here
+            # too: a second reset cost the MLP 0.28 s per epoch (2.17 against 1.89 s for 422 steps).
             for key, value in model.train_on_batch(x[rows], codes[rows], return_dict=True).items():
                 sums[key] = sums.get(key, 0.0) + float(value) * len(rows)
         # Means over the epoch's images, as fit() reports them (its loss tracker weighs batches by size).
