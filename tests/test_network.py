@@ -183,7 +183,6 @@ def test_epoch_loop_sees_every_image_once_per_epoch_in_a_seeded_order(augment):
 
         with _epoch_inputs(images, config) as inputs:
             train_epochs(model, config, codes, inputs, record)
-        model.batches = model.epochs
         return model, recorded
 
     model, recorded = run()
@@ -192,7 +191,7 @@ def test_epoch_loop_sees_every_image_once_per_epoch_in_a_seeded_order(augment):
     assert [logs["loss"] for _, logs in recorded] == [pytest.approx((16 + 32 + 48 + 8) / 50)] * 3
     assert [logs["accuracy"] for _, logs in recorded] == [pytest.approx(0.5)] * 3
     epochs = []
-    for batches in model.batches:
+    for batches in model.epochs:
         assert [len(y) for _, y in batches] == [16, 16, 16, 2]
         x = np.concatenate([x for x, _ in batches])
         np.testing.assert_array_equal(np.sort(np.concatenate([y for _, y in batches])), np.sort(codes))
@@ -201,10 +200,10 @@ def test_epoch_loop_sees_every_image_once_per_epoch_in_a_seeded_order(augment):
     rows = [{row.tobytes() for row in x} for x in epochs]
     assert all(len(r) == 50 for r in rows)
     assert (rows[0] != rows[1]) is augment  # augmentation warps afresh every epoch; otherwise the same images
-    orders = [np.concatenate([y for _, y in batches]) for batches in model.batches]
+    orders = [np.concatenate([y for _, y in batches]) for batches in model.epochs]
     assert not np.array_equal(orders[0], orders[1])  # reshuffled every epoch
     again, _ = run()
-    for first, second in zip(model.batches, again.batches):
+    for first, second in zip(model.epochs, again.epochs):
         for (xa, ya), (xb, yb) in zip(first, second):
             np.testing.assert_array_equal(xa, xb)
             np.testing.assert_array_equal(ya, yb)
