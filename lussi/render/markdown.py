@@ -13,6 +13,7 @@ import json
 import re
 from pathlib import Path
 
+from .deferred import DeferredScripts
 from .errors import RenderError, strip_ansi
 from .notebook import INLINE_MARKER, Step
 from .qmd import INLINE_EXPR, MarkdownChunk
@@ -36,10 +37,15 @@ def one_line(value) -> str:
 
 
 class Figures:
-    """Writes images from cell outputs to files that pandoc embeds."""
+    """Writes images from cell outputs to files that pandoc embeds.
 
-    def __init__(self, directory: Path):
+    ``deferred``, when given, takes the large inline scripts of HTML outputs
+    out of pandoc's way (:class:`~.deferred.DeferredScripts`).
+    """
+
+    def __init__(self, directory: Path, deferred: DeferredScripts | None = None):
         self.directory = directory
+        self.deferred = deferred
         self.count = 0
 
     def save(self, data: str | bytes, suffix: str) -> Path:
@@ -53,10 +59,13 @@ class Figures:
 
 
 def _display_block(data: dict, asis: bool, figures: Figures, alt: str) -> str | None:
+    scripts = figures.deferred
     if "text/markdown" in data:
-        return _text(data["text/markdown"]).strip("\n")
+        markdown = _text(data["text/markdown"]).strip("\n")
+        return markdown if scripts is None else scripts.hollow_markdown(markdown)
     if "text/html" in data:
-        return _fenced(_text(data["text/html"]), "{=html}")
+        html = _text(data["text/html"])
+        return _fenced(html if scripts is None else scripts.hollow(html), "{=html}")
     if "image/svg+xml" in data:
         return f"![{alt}](<{figures.save(data['image/svg+xml'], '.svg').as_posix()}>)"
     for mime, suffix in (("image/png", ".png"), ("image/jpeg", ".jpg"), ("image/gif", ".gif")):

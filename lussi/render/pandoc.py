@@ -165,11 +165,13 @@ def pandoc_args(fmt: str, config: dict) -> list[str]:
     return args + _revealjs_args(config)
 
 
-def run_pandoc(markdown: Path, meta: Path, fmt: str, config: dict, target: Path, qmd: Path, workdir: Path) -> str:
+def run_pandoc(markdown: Path, meta: Path, fmt: str, config: dict, target: Path, qmd: Path, workdir: Path, *,
+               deferred=None) -> str:
     """Write ``target`` from ``markdown`` and the metadata file ``meta``; returns pandoc's stderr.
 
     Images are looked up beside the ``.qmd`` and in ``workdir``. ``target``
-    appears only once pandoc succeeded and embedded every resource.
+    appears only once pandoc succeeded and embedded every resource, and the
+    ``deferred`` script bodies (:class:`~.deferred.DeferredScripts`) are back in place.
     """
     fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
@@ -196,6 +198,8 @@ def run_pandoc(markdown: Path, meta: Path, fmt: str, config: dict, target: Path,
             raise RenderError(
                 f"pandoc could not embed resources in the {fmt} output of {qmd.name}: " + "; ".join(fetch_failures[:5])
             )
+        if deferred is not None:
+            deferred.restore(temp)
         # mkstemp creates 0600 files; give the report the permissions a normal file would get.
         umask = os.umask(0)
         os.umask(umask)

@@ -216,3 +216,52 @@ def test_chromium_shows_rendered_report(rendered, chromium, tmp_path):
     # reveal.js ran: the title slide is laid out and drawn with the embedded theme.
     assert deck["title"] == "Fixture Report" and deck["text_length"] > 20
     assert deck["nonwhite_fraction"] > 0.005
+
+
+_BIG_SCRIPTS_DOC = """
+---
+title: A page with a large inline script
+---
+
+```{python}
+import json
+from IPython.display import HTML
+from lussi.visualize import HtmlBlock
+
+data = json.dumps({"weights": [i / 7 for i in range(8000)], "note": "it's \\\\1 \\\\g<0> </p>"})
+dot = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+HtmlBlock(f'<div class="pad"><img alt="a dot" src="data:image/png;base64,{dot}"> it\\'s drawn '
+          f'<script type="application/json" class="pad-data">{data}</script></div>')
+```
+
+```{python}
+HTML(f"<script>window.padData = {data};</script>")
+```
+"""
+
+
+@pytest.mark.slow
+def test_large_inline_scripts_skip_pandoc_and_the_page_is_the_one_pandoc_writes(tmp_path, no_quarto, write_doc,
+                                                                                monkeypatch):
+    from lussi.render import builtin_engine
+    from lussi.render.deferred import DeferredScripts
+
+    qmd = write_doc(tmp_path / "doc.qmd", _BIG_SCRIPTS_DOC)
+    pandoc_inputs = []
+    real_pandoc = builtin_engine.run_pandoc
+
+    def reading_pandoc(markdown, *args, **kwargs):
+        pandoc_inputs.append(markdown.read_text(encoding="utf-8"))
+        return real_pandoc(markdown, *args, **kwargs)
+
+    monkeypatch.setattr(builtin_engine, "run_pandoc", reading_pandoc)
+    deferred = render_report(qmd, output_dir=tmp_path / "deferred", progress=False).outputs
+    monkeypatch.setattr(builtin_engine, "DeferredScripts", lambda: DeferredScripts(min_chars=10**12))
+    whole = render_report(qmd, output_dir=tmp_path / "whole", progress=False).outputs
+    body = '"weights": [0.0, 0.14285714285714285'
+    assert body not in pandoc_inputs[0] and body in pandoc_inputs[-1]
+    for fmt in ("html", "revealjs"):
+        page = deferred[fmt].read_text(encoding="utf-8")
+        assert page == whole[fmt].read_text(encoding="utf-8")
+        assert page.count(body) == 2 and "lussi-deferred" not in page
+        assert 'role="img" aria-label="a dot"' in page  # pandoc still saw the rest of the HTML
